@@ -1,0 +1,1 @@
+"""Temporal activities: every side effect of a workflow (database, blobs, SMTP, HTTP, LLM, DNS)."""

@@ -1,0 +1,26 @@
+"""API key scopes: the names, what `admin` implies, and the scope check itself."""
+
+from __future__ import annotations
+
+SCOPES: dict[str, str] = {
+    "mail.read": "Read inboxes, threads, messages and attachments; wait for mail",
+    "mail.send": "Send, reply, forward and schedule mail",
+    "inboxes.manage": "Create, update and delete inboxes",
+    "domains.manage": "Add and verify domains",
+    "webhooks.manage": "Manage webhook endpoints",
+    "rules.manage": "Manage rules and automations",
+    "knowledge.manage": "Manage the knowledge base",
+    "agent.run": "Use the agent chat",
+    "mcp.access": "Connect over MCP",
+    "analytics.read": "Read delivery metrics and the audit log",
+    "keys.manage": "Create, rotate and revoke API keys",
+    "admin": "Everything in the organization (implies every other scope)",
+}
+
+
+def has_scope(granted: list[str] | tuple[str, ...] | frozenset[str], needed: str) -> bool:
+    return "admin" in granted or needed in granted
+
+
+def unknown_scopes(requested: list[str]) -> list[str]:
+    return [s for s in requested if s not in SCOPES]

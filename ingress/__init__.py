@@ -1,0 +1,1 @@
+"""SMTP ingress: accept mail for local inboxes, store it durably, hand it to workflows."""

@@ -1,0 +1,10 @@
+"""SMTP reply strings the ingress answers with (RFC 5321 codes, RFC 3463 enhanced codes)."""
+
+OK = "250 2.0.0 OK: queued as {}"
+RCPT_OK = "250 2.1.5 OK"
+UNKNOWN_USER = "550 5.1.1 No such user here"
+RELAY_DENIED = "550 5.7.1 Relaying denied: not a local domain"
+BAD_ADDRESS = "553 5.1.3 Bad recipient address syntax"
+TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
+NO_VALID_RECIPIENTS = "554 5.5.1 No valid recipients"
+TEMPORARY_FAILURE = "451 4.3.0 Temporary local failure, please retry later"

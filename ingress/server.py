@@ -1,0 +1,61 @@
+"""The SMTP listener: aiosmtpd's protocol on the running event loop, plus the reconciler.
+
+We create the server with `loop.create_server` ourselves (what aiosmtpd's UnthreadedController
+does) because the controller's `begin()` wants to drive the loop, and we already run one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from aiosmtpd.smtp import SMTP
+
+from ingress.handler import IngressHandler
+from ingress.handoff import Handoff
+from settings import Settings
+from store.blobs import BlobStore
+from store.engine import create_engine, create_sessionmaker
+
+log = logging.getLogger("postflow.ingress")
+
+
+@dataclass
+class RunningIngress:
+    server: asyncio.AbstractServer
+    handoff: Handoff
+    reconciler: asyncio.Task[None]
+    port: int
+
+    async def close(self) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+        self.reconciler.cancel()
+        await self.handoff.drain()
+
+
+async def start_ingress(settings: Settings, *, reconcile_interval: float = 5.0) -> RunningIngress:
+    engine = create_engine(settings)
+    sessionmaker = create_sessionmaker(engine)
+    handoff = Handoff(settings, sessionmaker)
+    handler = IngressHandler(settings, sessionmaker, BlobStore(settings.blobs_path), handoff)
+    loop = asyncio.get_running_loop()
+
+    def factory() -> SMTP:
+        return SMTP(
+            handler,
+            data_size_limit=settings.max_message_bytes,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            hostname=settings.smtp_hostname,
+            ident="Postflow ESMTP",
+            timeout=settings.smtp_timeout_seconds,
+            loop=loop,
+        )
+
+    server = await loop.create_server(factory, host=settings.smtp_host, port=settings.smtp_port)
+    port = server.sockets[0].getsockname()[1]
+    reconciler = asyncio.create_task(handoff.reconcile_forever(reconcile_interval))
+    log.info("SMTP ingress listening on %s:%d", settings.smtp_host, port)
+    return RunningIngress(server=server, handoff=handoff, reconciler=reconciler, port=port)

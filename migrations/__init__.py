@@ -1,0 +1,1 @@
+"""Alembic migrations for PostgreSQL and SQLite (batch mode), applied by `store.migrate`."""

@@ -1,0 +1,136 @@
+"""Postflow's one settings object: the only module that reads the environment.
+
+`load_settings()` builds a frozen `Settings` from `POSTFLOW_*` variables and an optional
+`.env`; everything else receives the object as an argument and never reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent
+# The shared offline embedding model sits beside the repository on our machines and in CI.
+_SHARED_MODELS = REPO_ROOT.parent / "shared" / "models"
+
+
+class Settings(BaseSettings):
+    """Every setting, with its default. The README's settings table mirrors this class."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="POSTFLOW_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    data_dir: Path = Field(Path("./data"), description="Where embedded state lives.")
+    database_url: str = Field("", description="SQLAlchemy URL; default SQLite in data_dir.")
+    blob_dir: Path | None = Field(None, description="Raw MIME and attachments; data_dir/blobs.")
+    master_key: SecretStr | None = Field(
+        None, description="Key for secrets at rest; generated into data_dir/master-key."
+    )
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    public_url: str = Field("", description="Base URL clients use; default http://host:port.")
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 2525
+    smtp_hostname: str = Field("postflow.local", description="Name in the SMTP banner.")
+
+    temporal_address: str = Field("", description="host:port; default 127.0.0.1:temporal_port.")
+    temporal_port: int = 7233
+    temporal_ui_port: int = 8233
+    temporal_namespace: str = "default"
+    task_queue: str = "postflow"
+
+    default_domain: str = Field("postflow.local", description="Domain of new inboxes.")
+    max_message_bytes: int = Field(25 * 1024 * 1024, description="SMTP size limit (552).")
+    max_recipients: int = Field(100, description="RCPT TO per message (452 beyond).")
+    smtp_timeout_seconds: int = Field(300, description="Idle SMTP connection timeout.")
+
+    chroma_url: str = Field("", description="Chroma server URL; empty = embedded Chroma.")
+    embedding_model_dir: Path | None = Field(
+        None, description="Dir holding all-MiniLM-L6-v2/onnx; default ../shared/models if present."
+    )
+    outbound_transport: Literal["capture", "relay", "direct"] = "capture"
+    relay_url: SecretStr | None = None
+
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _derive_defaults(self) -> Settings:
+        # Defaults that depend on other settings; object.__setattr__ because the model is frozen.
+        set_ = object.__setattr__
+        if not self.database_url:
+            set_(self, "database_url", f"sqlite+aiosqlite:///{self.data_dir.resolve()}/postflow.db")
+        set_(self, "database_url", normalize_database_url(self.database_url))
+        if self.blob_dir is None:
+            set_(self, "blob_dir", self.data_dir / "blobs")
+        if not self.temporal_address:
+            set_(self, "temporal_address", f"127.0.0.1:{self.temporal_port}")
+        if not self.public_url:
+            host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::") else self.api_host  # noqa: S104
+            set_(self, "public_url", f"http://{host}:{self.api_port}")
+        if self.embedding_model_dir is None and (_SHARED_MODELS / "all-MiniLM-L6-v2").is_dir():
+            set_(self, "embedding_model_dir", _SHARED_MODELS)
+        return self
+
+    @property
+    def blobs_path(self) -> Path:
+        assert self.blob_dir is not None
+        return self.blob_dir
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def master_key_bytes(self) -> bytes:
+        if self.master_key is None:
+            raise RuntimeError("POSTFLOW_MASTER_KEY is not set and no data_dir/master-key exists")
+        return self.master_key.get_secret_value().encode()
+
+
+def normalize_database_url(url: str) -> str:
+    """Pick the async drivers we ship for the plain URLs people paste in."""
+    for plain, driver in (
+        ("postgresql://", "postgresql+psycopg://"),
+        ("postgres://", "postgresql+psycopg://"),
+        ("sqlite:///", "sqlite+aiosqlite:///"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
+def load_settings(environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+    """Build settings from `environ` (default: the process environment) plus overrides.
+
+    When no master key is configured, the one in `data_dir/master-key` is used.
+    """
+    env = dict(os.environ if environ is None else environ)
+    scoped = {k[len("POSTFLOW_") :].lower(): v for k, v in env.items() if k.startswith("POSTFLOW_")}
+    scoped.update({k: v for k, v in overrides.items()})
+    settings = Settings(_env_file=".env" if environ is None else None, **scoped)  # type: ignore[call-arg]
+    if settings.master_key is None:
+        key_file = settings.data_dir / "master-key"
+        if key_file.exists():
+            settings = settings.model_copy(
+                update={"master_key": SecretStr(key_file.read_text().strip())}
+            )
+    return settings
+
+
+def ensure_master_key(settings: Settings) -> Settings:
+    """Generate data_dir/master-key (mode 0600) on first start when none is configured."""
+    if settings.master_key is not None:
+        return settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    key_file = settings.data_dir / "master-key"
+    if not key_file.exists():
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(32))
+    return settings.model_copy(update={"master_key": SecretStr(key_file.read_text().strip())})

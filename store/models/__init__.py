@@ -1,0 +1,19 @@
+"""ORM models, one module per aggregate; importing this package registers them all."""
+
+from store.models.audit import AuditEntry
+from store.models.inbox import Domain, Inbox
+from store.models.message import Attachment, Message, Thread
+from store.models.organization import ApiKey, Department, Organization, User
+
+__all__ = [
+    "ApiKey",
+    "Attachment",
+    "AuditEntry",
+    "Department",
+    "Domain",
+    "Inbox",
+    "Message",
+    "Organization",
+    "Thread",
+    "User",
+]

@@ -1,0 +1,8 @@
+"""The only place workflow ids are built: `{Kind}/{resource id}`, deterministic, so a retried
+API call or ingress hand-off can never start a duplicate."""
+
+from __future__ import annotations
+
+
+def inbound(message_id: str) -> str:
+    return f"InboundMail/{message_id}"
