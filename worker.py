@@ -13,6 +13,8 @@ from activities.deps import ActivityDeps, build_activities
 from settings import Settings, load_settings
 from workflows.registry import ALL_WORKFLOWS
 
+MAX_ACTIVITIES = 64
+
 
 def build_worker(client: object, settings: Settings, deps: ActivityDeps) -> Worker:
     return Worker(
@@ -21,8 +23,8 @@ def build_worker(client: object, settings: Settings, deps: ActivityDeps) -> Work
         workflows=ALL_WORKFLOWS,
         activities=build_activities(deps),
         # Sync activities (embedded Chroma, DKIM signing) run here, off the event loop.
-        activity_executor=ThreadPoolExecutor(max_workers=16),
-        max_concurrent_activities=100,
+        activity_executor=ThreadPoolExecutor(max_workers=MAX_ACTIVITIES),
+        max_concurrent_activities=MAX_ACTIVITIES,
     )
 
 

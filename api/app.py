@@ -16,6 +16,7 @@ from litestar.middleware.base import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.pydantic import PydanticPlugin
 
 from api.auth import PUBLIC_PATHS, ApiKeyMiddleware
 from api.deps import provide_db, provide_principal, provide_temporal
@@ -76,6 +77,7 @@ def create_app(settings: Settings) -> Litestar:
         },
         exception_handlers={Exception: handle_exception},
         openapi_config=openapi,
+        plugins=[PydanticPlugin(prefer_alias=True)],
         request_max_body_size=MAX_REQUEST_BYTES,
         state=None,
         debug=False,

@@ -13,17 +13,40 @@ log = logging.getLogger("postflow")
 
 
 def run_api(settings: Settings) -> None:
+    import contextlib
+    from collections.abc import Iterator
+
     import uvicorn
 
     from api.app import create_app
+    from commands.signals import run_until_signal
 
-    uvicorn.run(
-        create_app(settings),
-        host=settings.api_host,
-        port=settings.api_port,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-    )
+    class Server(uvicorn.Server):
+        # Our signal handling, not uvicorn's: it re-raises SIGTERM after a graceful shutdown,
+        # which would make a clean stop look like a crash to supervisors.
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    async def main(stop: asyncio.Event) -> None:
+        config = uvicorn.Config(
+            create_app(settings),
+            host=settings.api_host,
+            port=settings.api_port,
+            log_level=settings.log_level.lower(),
+            proxy_headers=True,
+        )
+        server = Server(config)
+        serving = asyncio.create_task(server.serve())
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({serving, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        server.should_exit = True
+        await serving
+        stopped.cancel()
+        if not server.started:
+            raise SystemExit(1)
+
+    run_until_signal(main)
 
 
 def run_worker(settings: Settings) -> None:

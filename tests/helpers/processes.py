@@ -1,0 +1,75 @@
+"""Starting Postflow's real processes (`python -m commands ...`) for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def base_env(**overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POSTFLOW_")}
+    env.update({"LITELLM_LOCAL_MODEL_COST_MAP": "True", "ORT_DISABLE_TELEMETRY": "1"})
+    env.update(overrides)
+    return env
+
+
+def spawn(command: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    fh = open(log, "wb")  # noqa: SIM115 (closed when the process is reaped)
+    return subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "commands", command], env=env, cwd=REPO, stdout=fh,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+
+def wait_http(url: str, procs: list[subprocess.Popen[bytes]], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for p in procs:
+            if p.poll() is not None:
+                raise AssertionError(f"process {p.args} exited early with {p.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url} not healthy within {timeout}s")
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"port {port} not open within {timeout}s")
+
+
+def stop(procs: list[subprocess.Popen[bytes]], sig: int = signal.SIGTERM, timeout: float = 20) -> list[int]:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(sig)
+    codes = []
+    for p in procs:
+        try:
+            codes.append(p.wait(timeout))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            codes.append(p.wait())
+    return codes
