@@ -50,6 +50,15 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(25 * 1024 * 1024, description="SMTP size limit (552).")
     max_recipients: int = Field(100, description="RCPT TO per message (452 beyond).")
     smtp_timeout_seconds: int = Field(300, description="Idle SMTP connection timeout.")
+    smtp_tls_cert_file: Path | None = Field(None, description="PEM certificate: enables STARTTLS.")
+    smtp_tls_key_file: Path | None = Field(None, description="PEM private key for STARTTLS.")
+    smtp_require_starttls: bool = Field(False, description="Refuse mail before STARTTLS.")
+
+    dns_servers: str = Field(
+        "", description="Comma-separated host[:port] resolvers for SPF/DKIM/DMARC; empty = system."
+    )
+    dns_timeout_seconds: float = Field(1.0, description="Per-query DNS timeout.")
+    dns_lifetime_seconds: float = Field(2.0, description="Total DNS time per lookup.")
 
     chroma_url: str = Field("", description="Chroma server URL; empty = embedded Chroma.")
     embedding_model_dir: Path | None = Field(
@@ -86,6 +95,22 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    def dns_server_list(self) -> tuple[list[str] | None, int]:
+        """(nameserver IPs, port) from `dns_servers`; (None, 53) means the system resolver."""
+        items = [i.strip() for i in self.dns_servers.split(",") if i.strip()]
+        if not items:
+            return None, 53
+        port = 53
+        hosts = []
+        for item in items:
+            host, sep, p = item.rpartition(":")
+            if sep and p.isdigit() and "]" not in p:
+                hosts.append(host.strip("[]"))
+                port = int(p)
+            else:
+                hosts.append(item.strip("[]"))
+        return hosts, port
 
     def master_key_bytes(self) -> bytes:
         if self.master_key is None:

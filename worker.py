@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from temporalio.worker import Worker
 
@@ -25,6 +26,7 @@ def build_worker(client: object, settings: Settings, deps: ActivityDeps) -> Work
         # Sync activities (embedded Chroma, DKIM signing) run here, off the event loop.
         activity_executor=ThreadPoolExecutor(max_workers=MAX_ACTIVITIES),
         max_concurrent_activities=MAX_ACTIVITIES,
+        graceful_shutdown_timeout=timedelta(seconds=10),
     )
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from activities.authentication import Authenticator
+
 from settings import Settings
 from store.blobs import BlobStore
 from store.engine import create_engine, create_sessionmaker
@@ -19,15 +21,19 @@ class ActivityDeps:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     blobs: BlobStore
+    authenticator: Authenticator
 
     @classmethod
     def build(cls, settings: Settings) -> ActivityDeps:
         engine = create_engine(settings)
+        sessionmaker = create_sessionmaker(engine)
+        blobs = BlobStore(settings.blobs_path)
         return cls(
             settings=settings,
             engine=engine,
-            sessionmaker=create_sessionmaker(engine),
-            blobs=BlobStore(settings.blobs_path),
+            sessionmaker=sessionmaker,
+            blobs=blobs,
+            authenticator=Authenticator(settings, sessionmaker, blobs),
         )
 
     async def close(self) -> None:
@@ -36,7 +42,15 @@ class ActivityDeps:
 
 def build_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
     """Every activity the worker registers, bound to one set of dependencies."""
-    from activities.messages import MessageActivities
+    from activities.inbound import InboundActivities
+    from activities.waits import WaitActivities
 
-    messages = MessageActivities(deps)
-    return [messages.parse_message, messages.set_pipeline_state]
+    inbound = InboundActivities(deps)
+    waits = WaitActivities(deps)
+    return [
+        inbound.process,
+        inbound.notify_waits,
+        inbound.authenticate,
+        waits.find_existing,
+        waits.finish,
+    ]

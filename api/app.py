@@ -21,8 +21,9 @@ from litestar.plugins.pydantic import PydanticPlugin
 from api.auth import PUBLIC_PATHS, ApiKeyMiddleware
 from api.deps import provide_db, provide_principal, provide_temporal
 from api.errors import handle_exception
-from api.routes import inboxes, keys, messages, orgs, system
+from api.routes import attachments, inboxes, keys, messages, orgs, system, threads, waits
 from settings import Settings
+from store.blobs import BlobStore
 from store.engine import create_engine, create_sessionmaker
 from temporal_client import LazyClient
 
@@ -34,6 +35,9 @@ ROUTES = [
     keys.ApiKeyController,
     inboxes.InboxController,
     messages.MessageController,
+    threads.ThreadController,
+    attachments.AttachmentController,
+    waits.WaitController,
 ]
 
 # Request bodies beyond this are refused with 413 before any handler runs.
@@ -47,6 +51,7 @@ def create_app(settings: Settings) -> Litestar:
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.temporal = LazyClient(settings)
+        app.state.blobs = BlobStore(settings.blobs_path)
         try:
             yield
         finally:

@@ -20,7 +20,7 @@ from contracts.scopes import has_scope
 from store import api_keys
 from store.scope import TenantScope
 
-PUBLIC_PATHS = ["^/health$", "^/docs", "^/llms.txt$", "^/favicon.ico$"]
+PUBLIC_PATHS = ["^/health$", "^/docs", "^/llms.txt$", "^/favicon.ico$", "^/v1/attachments/[^/]+/download$"]
 
 
 @dataclass(frozen=True)

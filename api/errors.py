@@ -12,6 +12,7 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from sqlalchemy.exc import DataError
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts import errors
@@ -58,6 +59,12 @@ def _field_of(key: str | None) -> str | None:
     return key or None
 
 
+def _is_nul_in_text(exc: Exception) -> bool:
+    """psycopg refuses a NUL character in a text parameter (PostgreSQL cannot store one): the
+    value came from the request (an id in the path, a query filter, a name in the body)."""
+    return isinstance(exc, DataError) and "NUL (0x00)" in str(exc.orig)
+
+
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     if isinstance(exc, ApiError):
         return error_response(exc.status_code, exc.code, exc.detail, exc.details)
@@ -75,6 +82,10 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         status = {NotFound: 404, Conflict: 409, Invalid: 422}.get(type(exc), 400)
         details = [{"field": exc.field, "message": exc.message}] if exc.field else []
         return error_response(status, exc.code, exc.message, details)
+    if _is_nul_in_text(exc):
+        return error_response(
+            400, errors.VALIDATION_ERROR, "text values cannot contain NUL (0x00) characters"
+        )
     if isinstance(exc, RPCError) and exc.status in (
         RPCStatusCode.UNAVAILABLE,
         RPCStatusCode.DEADLINE_EXCEEDED,

@@ -33,7 +33,8 @@ def decode_cursor(cursor: str | None) -> str | None:
         raise ApiError(
             400, errors.VALIDATION_ERROR, "invalid cursor", [{"field": "cursor", "message": "invalid"}]
         ) from exc
-    if not value.isascii() or len(value) > 64 or "_" not in value:
+    # Printable ASCII only: a NUL or control character would reach the id comparison in SQL.
+    if not value.isascii() or not value.isprintable() or len(value) > 64 or "_" not in value:
         raise ApiError(
             400, errors.VALIDATION_ERROR, "invalid cursor", [{"field": "cursor", "message": "invalid"}]
         )

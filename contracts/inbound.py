@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel
 
 
@@ -9,18 +11,41 @@ class InboundMailInput(BaseModel):
     message_id: str
 
 
-class ParseMessageResult(BaseModel):
+class MailSummary(BaseModel):
+    """What a waiter needs to decide whether a message is the one it waits for."""
+
     message_id: str
+    org_id: str
+    inbox_id: str
+    thread_id: str | None
+    from_address: str
+    from_name: str
+    subject: str
+    category: str | None
+    has_otp: bool
+    received_at: datetime
+
+
+class ProcessResult(BaseModel):
+    summary: MailSummary
+    thread_created: bool
     attachment_count: int
     defects: list[str]
 
 
+class NotifyWaitsResult(BaseModel):
+    woken: list[str]
+
+
+class AuthenticateResult(BaseModel):
+    message_id: str
+    dmarc: str
+    spf: str
+    dkim: str
+
+
 class InboundMailResult(BaseModel):
     message_id: str
-    state: str
-
-
-class SetPipelineStateInput(BaseModel):
-    message_id: str
-    state: str
-    workflow_id: str | None = None
+    thread_id: str | None
+    category: str | None
+    woken_waits: list[str]

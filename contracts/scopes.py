@@ -4,6 +4,7 @@ from __future__ import annotations
 
 SCOPES: dict[str, str] = {
     "mail.read": "Read inboxes, threads, messages and attachments; wait for mail",
+    "mail.manage": "Mark mail read/starred/archived and delete it",
     "mail.send": "Send, reply, forward and schedule mail",
     "inboxes.manage": "Create, update and delete inboxes",
     "domains.manage": "Add and verify domains",

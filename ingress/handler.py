@@ -100,7 +100,7 @@ class IngressHandler:
             return replies.NO_VALID_RECIPIENTS
         raw = envelope.original_content or b""
         try:
-            message_ids = await self._store(raw, envelope, targets)
+            message_ids = await self._store(raw, session, envelope, targets)
         except Exception:
             log.exception("storing inbound mail failed; answering 451")
             return replies.TEMPORARY_FAILURE
@@ -108,7 +108,9 @@ class IngressHandler:
             self.handoff.start_soon(message_ids)
         return replies.OK.format(",".join(message_ids) or "nothing")
 
-    async def _store(self, raw: bytes, envelope: Envelope, targets: dict[str, str]) -> list[str]:
+    async def _store(
+        self, raw: bytes, session: Session, envelope: Envelope, targets: dict[str, str]
+    ) -> list[str]:
         sha = await asyncio.to_thread(self.blobs.put, raw)
         peek = peek_headers(raw)
         ids: list[str] = []
@@ -122,6 +124,8 @@ class IngressHandler:
                     size=len(raw),
                     envelope_from=(envelope.mail_from or "")[:320],
                     envelope_to=[rcpt],
+                    client_ip=str(session.peer[0])[:64] if session.peer else None,
+                    helo=(session.host_name or "")[:255] or None,
                     **peek,
                 )
                 ids.append(messages.insert_inbound(db, inbox, env).id)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from dataclasses import dataclass
 
 from aiosmtpd.smtp import SMTP
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ingress.handler import IngressHandler
 from ingress.handoff import Handoff
@@ -27,12 +29,24 @@ class RunningIngress:
     handoff: Handoff
     reconciler: asyncio.Task[None]
     port: int
+    engine: AsyncEngine
 
     async def close(self) -> None:
         self.server.close()
         await self.server.wait_closed()
         self.reconciler.cancel()
         await self.handoff.drain()
+        await self.engine.dispose()
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """STARTTLS is offered when a certificate and key are configured."""
+    if not settings.smtp_tls_cert_file:
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(settings.smtp_tls_cert_file, settings.smtp_tls_key_file)
+    return ctx
 
 
 async def start_ingress(settings: Settings, *, reconcile_interval: float = 5.0) -> RunningIngress:
@@ -41,6 +55,7 @@ async def start_ingress(settings: Settings, *, reconcile_interval: float = 5.0) 
     handoff = Handoff(settings, sessionmaker)
     handler = IngressHandler(settings, sessionmaker, BlobStore(settings.blobs_path), handoff)
     loop = asyncio.get_running_loop()
+    tls = tls_context(settings)
 
     def factory() -> SMTP:
         return SMTP(
@@ -51,6 +66,8 @@ async def start_ingress(settings: Settings, *, reconcile_interval: float = 5.0) 
             hostname=settings.smtp_hostname,
             ident="Postflow ESMTP",
             timeout=settings.smtp_timeout_seconds,
+            tls_context=tls,
+            require_starttls=settings.smtp_require_starttls and tls is not None,
             loop=loop,
         )
 
@@ -58,4 +75,6 @@ async def start_ingress(settings: Settings, *, reconcile_interval: float = 5.0) 
     port = server.sockets[0].getsockname()[1]
     reconciler = asyncio.create_task(handoff.reconcile_forever(reconcile_interval))
     log.info("SMTP ingress listening on %s:%d", settings.smtp_host, port)
-    return RunningIngress(server=server, handoff=handoff, reconciler=reconciler, port=port)
+    return RunningIngress(
+        server=server, handoff=handoff, reconciler=reconciler, port=port, engine=engine
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.base import new_id
@@ -11,12 +11,18 @@ from store.models import Domain
 
 
 async def ensure_default_domain(session: AsyncSession, name: str) -> Domain:
+    """Make `name` the one default domain; earlier defaults stay local domains (their inboxes
+    keep receiving), they just stop being where new inboxes go."""
     name = name.lower()
     domain = await session.scalar(select(Domain).where(Domain.name == name))
     if domain is None:
         domain = Domain(id=new_id("dom"), org_id=None, name=name, is_default=True, status="verified")
         session.add(domain)
-        await session.flush()
+    await session.execute(
+        update(Domain).where(Domain.is_default.is_(True), Domain.name != name).values(is_default=False)
+    )
+    domain.is_default = True
+    await session.flush()
     return domain
 
 

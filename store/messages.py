@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.inbound import MailSummary
 from store.base import new_id, utcnow
 from store.errors import NotFound
 from store.models import Attachment, Inbox, Message
@@ -27,6 +28,8 @@ class InboundEnvelope:
     from_address: str = ""
     from_name: str = ""
     message_id_header: str | None = None
+    client_ip: str | None = None
+    helo: str | None = None
 
 
 def insert_inbound(session: AsyncSession, inbox: Inbox, env: InboundEnvelope) -> Message:
@@ -43,6 +46,8 @@ def insert_inbound(session: AsyncSession, inbox: Inbox, env: InboundEnvelope) ->
         message_id_header=env.message_id_header,
         envelope_from=env.envelope_from,
         envelope_to=env.envelope_to,
+        client_ip=env.client_ip,
+        helo=env.helo,
         size=env.size,
         raw_sha256=env.raw_sha256,
         received_at=utcnow(),
@@ -92,6 +97,15 @@ async def list_pending(session: AsyncSession, *, older_than: timedelta, limit: i
 class MessageFilter:
     direction: str | None = None
     since: datetime | None = None
+    from_: str | None = None
+    subject: str | None = None
+    category: str | None = None
+    unread: bool | None = None
+
+
+def _contains(column: Any, needle: str) -> Any:
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.ilike(f"%{escaped}%", escape="\\")
 
 
 async def list_for_inbox(
@@ -110,6 +124,15 @@ async def list_for_inbox(
         stmt = stmt.where(Message.direction == flt.direction)
     if flt.since:
         stmt = stmt.where(Message.received_at >= flt.since)
+    if flt.from_:
+        stmt = stmt.where(or_(_contains(Message.from_address, flt.from_),
+                              _contains(Message.from_name, flt.from_)))  # fmt: skip
+    if flt.subject:
+        stmt = stmt.where(_contains(Message.subject, flt.subject))
+    if flt.category:
+        stmt = stmt.where(Message.category == flt.category)
+    if flt.unread is not None:
+        stmt = stmt.where(Message.is_read.is_(not flt.unread))
     return await paginate(session, stmt, Message.id, limit=limit, after=after)
 
 
@@ -127,3 +150,26 @@ async def get_message(session: AsyncSession, scope: TenantScope, message_id: str
 async def attachments_of(session: AsyncSession, message: Message) -> list[Attachment]:
     stmt = select(Attachment).where(Attachment.message_id == message.id).order_by(Attachment.id)
     return list((await session.scalars(stmt)).all())
+
+
+def summary_of(m: Message) -> MailSummary:
+    codes = (m.extracted or {}).get("otp_codes") or []
+    return MailSummary(
+        message_id=m.id, org_id=m.org_id, inbox_id=m.inbox_id, thread_id=m.thread_id,
+        from_address=m.from_address, from_name=m.from_name, subject=m.subject,
+        category=m.category, has_otp=bool(codes), received_at=m.received_at,
+    )  # fmt: skip
+
+
+async def delete_message(session: AsyncSession, msg: Message) -> None:
+    """Delete a message; its thread's counters follow. Blobs are content-addressed and shared."""
+    from store.models import Thread
+
+    thread_id = msg.thread_id
+    await session.execute(delete(Message).where(Message.id == msg.id))
+    if thread_id:
+        thread = await session.get(Thread, thread_id)
+        if thread is not None:
+            thread.message_count = max(0, thread.message_count - 1)
+            if thread.message_count == 0:
+                await session.delete(thread)

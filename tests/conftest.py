@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
+import httpx
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -65,7 +65,21 @@ def temporal_address(env: WorkflowEnvironment) -> str:
 
 
 @pytest.fixture(scope="session")
-def settings(pg: tuple[str, str], temporal_env: WorkflowEnvironment, tmp_path_factory: Any) -> Settings:
+def session_dns() -> Iterator[Any]:
+    """The local DNS fixture every test process resolves through (no lookups leave the host).
+
+    Tests add records for domains of their own (`session_dns.add("x.test", TXT=[...])`).
+    """
+    from tests.helpers.dns_server import DnsServer
+
+    with DnsServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def settings(
+    pg: tuple[str, str], temporal_env: WorkflowEnvironment, tmp_path_factory: Any, session_dns: Any
+) -> Settings:
     return load_settings(
         {},
         data_dir=str(tmp_path_factory.mktemp("data")),
@@ -75,6 +89,7 @@ def settings(pg: tuple[str, str], temporal_env: WorkflowEnvironment, tmp_path_fa
         smtp_port=0,
         master_key="test-master-key-0123456789abcdef",
         log_level="WARNING",
+        dns_servers=f"127.0.0.1:{session_dns.port}",
     )
 
 
@@ -100,11 +115,14 @@ async def worker(settings: Settings, temporal_env: WorkflowEnvironment, superadm
 
 
 @pytest.fixture(scope="session")
-async def api(settings: Settings, superadmin_key: str) -> AsyncIterator[AsyncTestClient[Any]]:
+async def api(settings: Settings, superadmin_key: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app over HTTP (its own thread and loop), with an httpx client."""
     from api.app import create_app
+    from tests.helpers.http_server import serve
 
-    async with AsyncTestClient(app=create_app(settings)) as client:
-        yield client
+    with serve(create_app(settings)) as base_url:
+        async with httpx.AsyncClient(base_url=base_url, timeout=330) as client:
+            yield client
 
 
 @pytest.fixture(scope="session")
@@ -126,7 +144,7 @@ class Tenant:
         return {"Authorization": f"Bearer {self.key}"}
 
 
-async def make_tenant(api: AsyncTestClient[Any], superadmin_key: str, name: str = "Acme") -> Tenant:
+async def make_tenant(api: httpx.AsyncClient, superadmin_key: str, name: str = "Acme") -> Tenant:
     r = await api.post(
         "/v1/orgs", json={"name": name}, headers={"Authorization": f"Bearer {superadmin_key}"}
     )
@@ -136,12 +154,12 @@ async def make_tenant(api: AsyncTestClient[Any], superadmin_key: str, name: str 
 
 
 @pytest.fixture
-async def tenant(api: AsyncTestClient[Any], superadmin_key: str) -> Tenant:
+async def tenant(api: httpx.AsyncClient, superadmin_key: str) -> Tenant:
     return await make_tenant(api, superadmin_key)
 
 
 @pytest.fixture
-async def other_tenant(api: AsyncTestClient[Any], superadmin_key: str) -> Tenant:
+async def other_tenant(api: httpx.AsyncClient, superadmin_key: str) -> Tenant:
     return await make_tenant(api, superadmin_key, name="Other Corp")
 
 
@@ -155,7 +173,7 @@ async def sessionmaker(settings: Settings, superadmin_key: str) -> AsyncIterator
     await engine.dispose()
 
 
-async def create_inbox(api: AsyncTestClient[Any], t: Tenant, **body: Any) -> dict[str, Any]:
+async def create_inbox(api: httpx.AsyncClient, t: Tenant, **body: Any) -> dict[str, Any]:
     r = await api.post("/v1/inboxes", json=body, headers=t.headers)
     assert r.status_code == 201, r.text
     return r.json()  # type: ignore[no-any-return]

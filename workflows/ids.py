@@ -6,3 +6,7 @@ from __future__ import annotations
 
 def inbound(message_id: str) -> str:
     return f"InboundMail/{message_id}"
+
+
+def wait(wait_id: str) -> str:
+    return f"WaitForMail/{wait_id}"

@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from workflows.inbound_mail import InboundMailWorkflow
+from workflows.wait_for_mail import WaitForMailWorkflow
 
-ALL_WORKFLOWS: list[type] = [InboundMailWorkflow]
+ALL_WORKFLOWS: list[type] = [InboundMailWorkflow, WaitForMailWorkflow]

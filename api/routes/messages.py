@@ -1,107 +1,29 @@
-"""Reading mail: an inbox's messages (cursor-paginated) and one message with its attachments."""
+"""Reading and managing mail: list with filters, read, flag, delete, raw RFC 5322 bytes."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
-from litestar import Controller, get
-from litestar.params import Parameter
-from pydantic import BaseModel, ConfigDict, Field
+from litestar import Controller, Response, delete, get, patch
+from litestar.datastructures import State
+from litestar.params import Parameter, QueryParameter
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.audit import audit_action
 from api.auth import Principal, requires
 from api.pagination import DEFAULT_LIMIT, MAX_LIMIT, ListResponse, decode_cursor, to_list_response
+from contracts.messages import MessageSummaryView, MessageView
 from store import inboxes, messages
-from store.models import Attachment, Message
+from store.views import message_summary, message_view
 
 
-class AddressOut(BaseModel):
-    name: str
-    email: str
-
-
-class AttachmentOut(BaseModel):
-    id: str
-    filename: str
-    content_type: str
-    size: int
-    sha256: str
-    inline: bool
-    content_id: str | None
-
-    @classmethod
-    def of(cls, a: Attachment) -> AttachmentOut:
-        return cls(
-            id=a.id, filename=a.filename, content_type=a.content_type, size=a.size,
-            sha256=a.sha256, inline=a.inline, content_id=a.content_id,
-        )  # fmt: skip
-
-
-class MessageSummary(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-
-    id: str
-    inbox_id: str
-    thread_id: str | None
-    direction: str
-    status: str
-    pipeline_state: str
-    subject: str
-    from_: AddressOut = Field(alias="from")
-    to: list[AddressOut]
-    snippet: str
-    has_attachments: bool
-    is_read: bool
-    received_at: datetime
-    workflow_id: str | None
-
-    @classmethod
-    def fields_of(cls, m: Message) -> dict[str, Any]:
-        return dict(
-            id=m.id, inbox_id=m.inbox_id, thread_id=m.thread_id, direction=m.direction,
-            status=m.status, pipeline_state=m.pipeline_state, subject=m.subject,
-            from_=AddressOut(name=m.from_name, email=m.from_address),
-            to=[AddressOut(**a) for a in m.to], snippet=m.snippet,
-            has_attachments=m.has_attachments, is_read=m.is_read, received_at=m.received_at,
-            workflow_id=m.workflow_id,
-        )  # fmt: skip
-
-    @classmethod
-    def of(cls, m: Message) -> MessageSummary:
-        return cls(**cls.fields_of(m))
-
-
-class MessageOut(MessageSummary):
-    message_id: str | None
-    in_reply_to: str | None
-    references: list[str]
-    cc: list[AddressOut]
-    reply_to: list[AddressOut]
-    envelope_from: str
-    envelope_to: list[str]
-    headers: list[list[str]]
-    text: str | None
-    html: str | None
-    stripped_text: str | None
-    size: int
-    sent_at: datetime | None
-    labels: list[str]
-    is_starred: bool
-    is_archived: bool
-    attachments: list[AttachmentOut]
-
-    @classmethod
-    def full(cls, m: Message, atts: list[Attachment]) -> MessageOut:
-        return cls(
-            **cls.fields_of(m), message_id=m.message_id_header, in_reply_to=m.in_reply_to,
-            references=m.references, cc=[AddressOut(**a) for a in m.cc],
-            reply_to=[AddressOut(**a) for a in m.reply_to], envelope_from=m.envelope_from,
-            envelope_to=m.envelope_to, headers=m.headers, text=m.text, html=m.html,
-            stripped_text=m.stripped_text, size=m.size, sent_at=m.sent_at, labels=m.labels,
-            is_starred=m.is_starred, is_archived=m.is_archived,
-            attachments=[AttachmentOut.of(a) for a in atts],
-        )  # fmt: skip
+class MessageUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    is_read: bool | None = None
+    is_starred: bool | None = None
+    is_archived: bool | None = None
 
 
 class MessageController(Controller):
@@ -111,23 +33,50 @@ class MessageController(Controller):
 
     @get("/inboxes/{inbox_id:str}/messages", summary="List an inbox's messages, newest first")
     async def list_messages(
-        self,
-        inbox_id: str,
-        db: AsyncSession,
-        principal: Principal,
+        self, inbox_id: str, db: AsyncSession, principal: Principal,
         limit: int = Parameter(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
         cursor: str | None = Parameter(default=None, max_length=200),
         direction: Literal["inbound", "outbound"] | None = None,
         since: datetime | None = None,
-    ) -> ListResponse[MessageSummary]:
+        from_: str | None = QueryParameter(name="from", default=None, max_length=320,
+                                      description="substring of the sender address or name"),
+        subject: str | None = Parameter(default=None, max_length=500, description="substring"),
+        category: str | None = Parameter(default=None, max_length=30),
+        unread: bool | None = None,
+    ) -> ListResponse[MessageSummaryView]:  # fmt: skip
         await inboxes.get_inbox(db, principal.scope, inbox_id)  # 404 for invisible inboxes
-        page = await messages.list_for_inbox(
-            db, principal.scope, inbox_id, messages.MessageFilter(direction=direction, since=since),
-            limit=limit, after=decode_cursor(cursor),
-        )  # fmt: skip
-        return ListResponse[MessageSummary](**to_list_response(page, MessageSummary.of))
+        flt = messages.MessageFilter(direction=direction, since=since, from_=from_, subject=subject,
+                                     category=category, unread=unread)  # fmt: skip
+        page = await messages.list_for_inbox(db, principal.scope, inbox_id, flt, limit=limit,
+                                             after=decode_cursor(cursor))  # fmt: skip
+        return ListResponse[MessageSummaryView](**to_list_response(page, message_summary))
 
     @get("/messages/{message_id:str}", summary="Read a message with its attachments")
-    async def read(self, message_id: str, db: AsyncSession, principal: Principal) -> MessageOut:
+    async def read(self, message_id: str, db: AsyncSession, principal: Principal) -> MessageView:
         msg = await messages.get_message(db, principal.scope, message_id)
-        return MessageOut.full(msg, await messages.attachments_of(db, msg))
+        return message_view(msg, await messages.attachments_of(db, msg))
+
+    @patch("/messages/{message_id:str}", guards=[requires("mail.manage")], summary="Set read/starred/archived")
+    async def update(
+        self, message_id: str, data: MessageUpdate, db: AsyncSession, principal: Principal
+    ) -> MessageView:
+        msg = await messages.get_message(db, principal.scope, message_id)
+        for field, value in data.model_dump(exclude_unset=True).items():
+            if value is not None:
+                setattr(msg, field, value)
+        await db.flush()
+        return message_view(msg, await messages.attachments_of(db, msg))
+
+    @delete("/messages/{message_id:str}", guards=[requires("mail.manage")], summary="Delete a message")
+    async def remove(self, message_id: str, db: AsyncSession, principal: Principal) -> None:
+        msg = await messages.get_message(db, principal.scope, message_id)
+        await messages.delete_message(db, msg)
+        audit_action(db, principal, "message.delete", resource_type="message", resource_id=message_id)
+
+    @get("/messages/{message_id:str}/raw", summary="The message as received (RFC 5322 bytes)",
+         media_type="message/rfc822")  # fmt: skip
+    async def raw(self, message_id: str, db: AsyncSession, principal: Principal, state: State) -> Response[bytes]:
+        msg = await messages.get_message(db, principal.scope, message_id)
+        data = state.blobs.get(msg.raw_sha256) if msg.raw_sha256 else b""
+        return Response(data, media_type="message/rfc822",
+                        headers={"Content-Disposition": f'attachment; filename="{msg.id}.eml"'})  # fmt: skip

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, JSONType, utcnow
@@ -60,6 +61,9 @@ class Message(Base):
     bcc: Mapped[list[dict[str, str]]] = mapped_column(JSONType, default=list)
     reply_to: Mapped[list[dict[str, str]]] = mapped_column(JSONType, default=list)
     envelope_from: Mapped[str] = mapped_column(String(320), default="")
+    # The SMTP client's address and HELO name, for SPF.
+    client_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    helo: Mapped[str | None] = mapped_column(String(255), nullable=True)
     envelope_to: Mapped[list[str]] = mapped_column(JSONType, default=list)
     headers: Mapped[list[list[str]]] = mapped_column(JSONType, default=list)
     text: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -70,6 +74,13 @@ class Message(Base):
     raw_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     has_attachments: Mapped[bool] = mapped_column(Boolean, default=False)
     labels: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    category: Mapped[str | None] = mapped_column(String(30), nullable=True, index=True)
+    # Deterministic extraction: otp_codes (with trusted flags), links, backup codes, expiry.
+    extracted: Mapped[dict[str, Any]] = mapped_column(
+        JSONType, default=dict, server_default=sql_text("'{}'")
+    )
+    # Our own SPF/DKIM/DMARC verdicts (never the forgeable Authentication-Results header).
+    authentication_results: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     # Results of pipeline steps (codes, category, authentication, defects ...), by step name.
     analysis: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     is_read: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar.testing import AsyncTestClient
+from httpx import AsyncClient
 
 from tests.conftest import Tenant, make_tenant
 
@@ -13,13 +13,13 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-async def create_key(api: AsyncTestClient[Any], t: Tenant, **body: Any) -> dict[str, Any]:
+async def create_key(api: AsyncClient, t: Tenant, **body: Any) -> dict[str, Any]:
     r = await api.post("/v1/api-keys", json={"name": "k", **body}, headers=t.headers)
     assert r.status_code == 201, r.text
     return r.json()
 
 
-async def test_request_without_key_is_401(api: AsyncTestClient[Any]) -> None:
+async def test_request_without_key_is_401(api: AsyncClient) -> None:
     r = await api.get("/v1/inboxes")
     assert r.status_code == 401
     assert r.json() == {
@@ -27,18 +27,18 @@ async def test_request_without_key_is_401(api: AsyncTestClient[Any]) -> None:
     }  # fmt: skip
 
 
-async def test_request_with_unknown_key_is_401(api: AsyncTestClient[Any]) -> None:
+async def test_request_with_unknown_key_is_401(api: AsyncClient) -> None:
     r = await api.get("/v1/inboxes", headers=bearer("pf_not-a-real-key"))
     assert r.status_code == 401
 
 
-async def test_x_api_key_header_authenticates(api: AsyncTestClient[Any], tenant: Tenant) -> None:
+async def test_x_api_key_header_authenticates(api: AsyncClient, tenant: Tenant) -> None:
     r = await api.get("/v1", headers={"X-API-Key": tenant.key})
     assert r.status_code == 200
     assert r.json()["principal"]["org_id"] == tenant.org_id
 
 
-async def test_key_without_scope_is_403(api: AsyncTestClient[Any], tenant: Tenant) -> None:
+async def test_key_without_scope_is_403(api: AsyncClient, tenant: Tenant) -> None:
     reader = await create_key(api, tenant, scopes=["mail.read"])
     r = await api.post("/v1/inboxes", json={"name": "x"}, headers=bearer(reader["api_key"]))
     assert r.status_code == 403
@@ -48,7 +48,7 @@ async def test_key_without_scope_is_403(api: AsyncTestClient[Any], tenant: Tenan
 
 
 async def test_key_secret_is_shown_once_and_stored_hashed(
-    api: AsyncTestClient[Any], tenant: Tenant, settings: Any
+    api: AsyncClient, tenant: Tenant, settings: Any
 ) -> None:
     created = await create_key(api, tenant, scopes=["mail.read"])
     assert created["api_key"].startswith("pf_")
@@ -67,7 +67,7 @@ async def test_key_secret_is_shown_once_and_stored_hashed(
     assert row is not None and created["api_key"] not in (row.key_hash, row.prefix)
 
 
-async def test_cannot_grant_scopes_beyond_own(api: AsyncTestClient[Any], tenant: Tenant) -> None:
+async def test_cannot_grant_scopes_beyond_own(api: AsyncClient, tenant: Tenant) -> None:
     manager = await create_key(api, tenant, scopes=["keys.manage", "mail.read"])
     r = await api.post(
         "/v1/api-keys", json={"scopes": ["mail.send"]}, headers=bearer(manager["api_key"])
@@ -77,7 +77,7 @@ async def test_cannot_grant_scopes_beyond_own(api: AsyncTestClient[Any], tenant:
 
 
 async def test_unknown_scope_is_rejected_naming_the_field(
-    api: AsyncTestClient[Any], tenant: Tenant
+    api: AsyncClient, tenant: Tenant
 ) -> None:
     r = await api.post("/v1/api-keys", json={"scopes": ["mail.fly"]}, headers=tenant.headers)
     assert r.status_code == 400
@@ -85,7 +85,7 @@ async def test_unknown_scope_is_rejected_naming_the_field(
     assert any("scopes" in (d["field"] or "") for d in r.json()["details"])
 
 
-async def test_revoked_key_fails_on_next_request(api: AsyncTestClient[Any], tenant: Tenant) -> None:
+async def test_revoked_key_fails_on_next_request(api: AsyncClient, tenant: Tenant) -> None:
     k = await create_key(api, tenant, scopes=["mail.read"])
     assert (await api.get("/v1/inboxes", headers=bearer(k["api_key"]))).status_code == 200
     r = await api.delete(f"/v1/api-keys/{k['id']}", headers=tenant.headers)
@@ -93,7 +93,7 @@ async def test_revoked_key_fails_on_next_request(api: AsyncTestClient[Any], tena
     assert (await api.get("/v1/inboxes", headers=bearer(k["api_key"]))).status_code == 401
 
 
-async def test_rotate_issues_new_secret_and_revokes_old(api: AsyncTestClient[Any], tenant: Tenant) -> None:
+async def test_rotate_issues_new_secret_and_revokes_old(api: AsyncClient, tenant: Tenant) -> None:
     k = await create_key(api, tenant, scopes=["mail.read"])
     r = await api.post(f"/v1/api-keys/{k['id']}/rotate", headers=tenant.headers)
     assert r.status_code == 201, r.text
@@ -103,7 +103,7 @@ async def test_rotate_issues_new_secret_and_revokes_old(api: AsyncTestClient[Any
     assert (await api.get("/v1/inboxes", headers=bearer(new["api_key"]))).status_code == 200
 
 
-async def test_expired_key_is_401(api: AsyncTestClient[Any], tenant: Tenant, settings: Any) -> None:
+async def test_expired_key_is_401(api: AsyncClient, tenant: Tenant, settings: Any) -> None:
     k = await create_key(api, tenant, scopes=["mail.read"], expires_in_days=1)
     from datetime import timedelta
 
@@ -123,7 +123,7 @@ async def test_expired_key_is_401(api: AsyncTestClient[Any], tenant: Tenant, set
 
 
 async def test_other_tenants_inbox_is_404_and_invisible(
-    api: AsyncTestClient[Any], tenant: Tenant, other_tenant: Tenant
+    api: AsyncClient, tenant: Tenant, other_tenant: Tenant
 ) -> None:
     r = await api.post("/v1/inboxes", json={"name": "private"}, headers=tenant.headers)
     inbox = r.json()
@@ -143,7 +143,7 @@ async def test_other_tenants_inbox_is_404_and_invisible(
     assert r.status_code == 404
 
 
-async def test_key_limited_to_inboxes_sees_only_those(api: AsyncTestClient[Any], tenant: Tenant) -> None:
+async def test_key_limited_to_inboxes_sees_only_those(api: AsyncClient, tenant: Tenant) -> None:
     a = (await api.post("/v1/inboxes", json={"name": "a"}, headers=tenant.headers)).json()
     b = (await api.post("/v1/inboxes", json={"name": "b"}, headers=tenant.headers)).json()
     k = await create_key(api, tenant, scopes=["mail.read"], inbox_ids=[a["id"]])
@@ -155,7 +155,7 @@ async def test_key_limited_to_inboxes_sees_only_those(api: AsyncTestClient[Any],
 
 
 async def test_only_superadmin_creates_orgs(
-    api: AsyncTestClient[Any], tenant: Tenant, superadmin_key: str
+    api: AsyncClient, tenant: Tenant, superadmin_key: str
 ) -> None:
     r = await api.post("/v1/orgs", json={"name": "Sneaky"}, headers=tenant.headers)
     assert r.status_code == 403

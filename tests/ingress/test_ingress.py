@@ -8,7 +8,7 @@ from typing import Any
 
 import aiosmtplib
 import pytest
-from litestar.testing import AsyncTestClient
+from httpx import AsyncClient
 
 from ingress.server import start_ingress
 from settings import Settings
@@ -33,7 +33,7 @@ async def message_rows(sessionmaker: Any, inbox_id: str) -> list[Message]:
 
 
 async def test_accepted_mail_is_stored_processed_and_readable(
-    api: AsyncTestClient[Any], tenant: Tenant, ingress: Any, worker: Any
+    api: AsyncClient, tenant: Tenant, ingress: Any, worker: Any
 ) -> None:
     inbox = await create_inbox(api, tenant, local_part=f"in-{uuid.uuid4().hex[:6]}")
     raw = simple_message(inbox["address"], subject="Quarterly numbers", body="See attached.", mid="q1@example.com")
@@ -55,7 +55,7 @@ async def test_accepted_mail_is_stored_processed_and_readable(
     assert "See attached." in full["text"]
 
 
-async def test_unknown_local_user_is_550_511(api: AsyncTestClient[Any], ingress: Any) -> None:
+async def test_unknown_local_user_is_550_511(api: AsyncClient, ingress: Any) -> None:
     with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as exc:
         await send_raw(ingress.port, "a@example.com", ["nobody-here@postflow.local"], simple_message("x"))
     code, msg = exc.value.recipients[0].code, exc.value.recipients[0].message
@@ -70,7 +70,7 @@ async def test_foreign_domain_is_relay_denied_550_571(ingress: Any) -> None:
 
 
 async def test_oversized_message_is_552_and_not_stored(
-    api: AsyncTestClient[Any], tenant: Tenant, settings: Settings, sessionmaker: Any
+    api: AsyncClient, tenant: Tenant, settings: Settings, sessionmaker: Any
 ) -> None:
     inbox = await create_inbox(api, tenant)
     small = await start_ingress(settings.model_copy(update={"max_message_bytes": 2000}))
@@ -85,7 +85,7 @@ async def test_oversized_message_is_552_and_not_stored(
 
 
 async def test_recipients_beyond_limit_get_452(
-    api: AsyncTestClient[Any], tenant: Tenant, settings: Settings
+    api: AsyncClient, tenant: Tenant, settings: Settings
 ) -> None:
     boxes = [await create_inbox(api, tenant) for _ in range(3)]
     limited = await start_ingress(settings.model_copy(update={"max_recipients": 2}))
@@ -99,7 +99,7 @@ async def test_recipients_beyond_limit_get_452(
 
 
 async def test_one_transaction_to_two_inboxes_stores_two_messages(
-    api: AsyncTestClient[Any], tenant: Tenant, ingress: Any, worker: Any, sessionmaker: Any
+    api: AsyncClient, tenant: Tenant, ingress: Any, worker: Any, sessionmaker: Any
 ) -> None:
     a, b = await create_inbox(api, tenant), await create_inbox(api, tenant)
     await send_raw(ingress.port, "x@example.com", [a["address"], b["address"]], simple_message(a["address"]))
@@ -114,7 +114,7 @@ async def test_one_transaction_to_two_inboxes_stores_two_messages(
 
 
 async def test_database_down_is_451_then_accepted_on_retry(
-    api: AsyncTestClient[Any], tenant: Tenant, settings: Settings, pg: tuple[str, str]
+    api: AsyncClient, tenant: Tenant, settings: Settings, pg: tuple[str, str]
 ) -> None:
     # A database that does not exist yet is as unreachable as a stopped server.
     base = pg[1].rsplit("/", 1)[0]
@@ -154,7 +154,7 @@ async def test_database_down_is_451_then_accepted_on_retry(
 
 
 async def test_temporal_down_accepts_mail_and_reconciler_processes_it_later(
-    api: AsyncTestClient[Any], tenant: Tenant, settings: Settings, sessionmaker: Any, worker: Any
+    api: AsyncClient, tenant: Tenant, settings: Settings, sessionmaker: Any, worker: Any
 ) -> None:
     inbox = await create_inbox(api, tenant)
     no_temporal = settings.model_copy(update={"temporal_address": f"127.0.0.1:{closed_port()}"})
@@ -181,7 +181,7 @@ async def test_temporal_down_accepts_mail_and_reconciler_processes_it_later(
 
 
 async def test_repeated_hand_off_never_processes_twice(
-    api: AsyncTestClient[Any], tenant: Tenant, ingress: Any, worker: Any, sessionmaker: Any,
+    api: AsyncClient, tenant: Tenant, ingress: Any, worker: Any, sessionmaker: Any,
     settings: Settings, temporal_env: Any,
 ) -> None:  # fmt: skip
     inbox = await create_inbox(api, tenant)

@@ -1,0 +1,92 @@
+"""`python -m bench [accept|pipeline|otp ...] [--scale F]`: run the inbound benchmarks.
+
+Prints machine facts, each benchmark's figures with the ratio to a baseline measured in the
+same run, and a summary table. Exits 1 only when a benchmark could not run (an error), never
+because a goal was missed; 130 after Ctrl-C (everything started is stopped first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+
+if __package__ in (None, ""):  # `python bench/__main__.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = str(Path(__file__).resolve().parents[1])
+if REPO not in sys.path:  # `python -m bench` from another directory with PYTHONPATH set
+    sys.path.insert(0, REPO)
+
+from bench.harness import Stack  # noqa: E402
+from bench.report import Result, load_average, machine_facts, postgres_version, summary  # noqa: E402
+
+BENCHES = {
+    "accept": "bench.accept_rate",
+    "pipeline": "bench.pipeline_throughput",
+    "otp": "bench.otp_latency",
+}
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("benches", nargs="*", metavar="{accept,pipeline,otp}",
+                        help="benchmarks to run (default: all)")  # fmt: skip
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="multiply message and trial counts (e.g. 0.2 for a quick smoke run)")  # fmt: skip
+    opts = parser.parse_args(argv)
+    unknown = [b for b in opts.benches if b not in BENCHES and b != "all"]
+    if unknown:
+        parser.error(f"unknown benchmark(s) {unknown}; choose from {', '.join(BENCHES)}")
+    selected = [b for b in BENCHES if not opts.benches or "all" in opts.benches or b in opts.benches]
+    if opts.scale <= 0:
+        parser.error("--scale must be positive")
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+    print("Postflow inbound benchmarks (all traffic on 127.0.0.1)")
+    print("machine:")
+    for line in machine_facts():
+        print(line)
+    try:
+        from tests.helpers.postgres import admin_url
+
+        print(f"  {postgres_version(admin_url()[0])}")
+    except Exception as exc:  # reported again, as an error, by the benchmark that needs it
+        print(f"  PostgreSQL: unavailable ({exc})")
+    sys.stdout.flush()
+
+    results: list[Result] = []
+    errors: dict[str, str] = {}
+    started = time.monotonic()
+    for name in selected:
+        module = importlib.import_module(BENCHES[name])
+        print(f"\n=== {name}: {(module.__doc__ or '').strip().splitlines()[0]}")
+        t0 = time.monotonic()
+        try:
+            with Stack(name) as stack:
+                results += asyncio.run(module.run(stack, opts))
+        except KeyboardInterrupt:
+            print(f"\ninterrupted during {name}; everything it started has been stopped")
+            return 130
+        except Exception as exc:
+            traceback.print_exc()
+            errors[name] = f"{type(exc).__name__}: {exc}"
+        print(f"  [{name}: {time.monotonic() - t0:.0f} s; load average {load_average()}]")
+        sys.stdout.flush()
+
+    print(f"\n=== summary ({time.monotonic() - started:.0f} s; load average {load_average()})")
+    for line in summary(results, errors):
+        print(line)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
