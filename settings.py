@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     task_queue: str = "postflow"
 
     default_domain: str = Field("postflow.local", description="Domain of new inboxes.")
+    agents_domain: str = Field(
+        "", description="Domain of agent aliases (Pidgebox API); default agents.<default_domain>."
+    )
     max_message_bytes: int = Field(25 * 1024 * 1024, description="SMTP size limit (552).")
     max_recipients: int = Field(100, description="RCPT TO per message (452 beyond).")
     smtp_timeout_seconds: int = Field(300, description="Idle SMTP connection timeout.")
@@ -76,6 +79,8 @@ class Settings(BaseSettings):
         if not self.database_url:
             set_(self, "database_url", f"sqlite+aiosqlite:///{self.data_dir.resolve()}/postflow.db")
         set_(self, "database_url", normalize_database_url(self.database_url))
+        if not self.agents_domain:
+            set_(self, "agents_domain", f"agents.{self.default_domain}")
         if self.blob_dir is None:
             set_(self, "blob_dir", self.data_dir / "blobs")
         if not self.temporal_address:

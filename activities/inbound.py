@@ -1,5 +1,5 @@
-"""Inbound pipeline activities: process (parse, extract, categorise, thread, record events),
-wake the waits of the inbox, and authenticate (SPF/DKIM/DMARC)."""
+"""Inbound pipeline activities: process (parse, extract, categorise, thread), wake the waits
+of the inbox, and authenticate (SPF/DKIM/DMARC) then record `message.received`."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ class InboundActivities:
         from store import events, messages, threads
         from store.errors import NotFound
         from store.parsed import ParsedFields, store_parsed
-        from store.views import message_view, thread_view
+        from store.views import thread_view
 
         async with self.deps.sessionmaker() as session:
             try:
@@ -75,12 +75,6 @@ class InboundActivities:
             msg.labels = sorted(set(msg.labels or []) | {category})
             thread, created = await threads.assign_thread(session, msg)
             msg.pipeline_state = "processed"
-            atts = await messages.attachments_of(session, msg)
-            view = message_view(msg, atts).model_dump(mode="json", by_alias=True)
-            labels = ["spam"] if category == "spam" else []
-            await events.emit(session, org_id=msg.org_id, inbox_id=msg.inbox_id,
-                              type="message.received", resource_id=msg.id,
-                              payload={"message": view}, labels=labels)  # fmt: skip
             if created:
                 await events.emit(session, org_id=msg.org_id, inbox_id=msg.inbox_id,
                                   type="thread.created", resource_id=thread.id,
@@ -115,7 +109,10 @@ class InboundActivities:
 
     @activity.defn(name="inbound.authenticate")
     async def authenticate(self, inp: InboundMailInput) -> AuthenticateResult:
-        from store import messages
+        """Record SPF/DKIM/DMARC, flag codes of DMARC-failing mail untrusted, and emit
+        `message.received` with the whole message (labels `spam`, `unauthenticated`)."""
+        from store import events, messages
+        from store.views import message_view
 
         verdicts = await self.deps.authenticator.verify_stored(inp.message_id)
         async with self.deps.sessionmaker.begin() as session:
@@ -130,6 +127,12 @@ class InboundActivities:
             if not trusted:
                 msg.labels = sorted(set(msg.labels or []) | {"unauthenticated"})
             msg.pipeline_state = "done"
+            view = message_view(msg, await messages.attachments_of(session, msg))
+            labels = [label for label in ("spam", "unauthenticated") if label in msg.labels]
+            await events.emit(session, org_id=msg.org_id, inbox_id=msg.inbox_id,
+                              type="message.received", resource_id=msg.id,
+                              payload={"message": view.model_dump(mode="json", by_alias=True)},
+                              labels=labels)  # fmt: skip
         return AuthenticateResult(
             message_id=inp.message_id, dmarc=str(verdicts.get("dmarc")),
             spf=str(verdicts.get("spf")), dkim=str(verdicts.get("dkim")),

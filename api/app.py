@@ -21,6 +21,7 @@ from litestar.plugins.pydantic import PydanticPlugin
 from api.auth import PUBLIC_PATHS, ApiKeyMiddleware
 from api.deps import provide_db, provide_principal, provide_temporal
 from api.errors import handle_exception
+from ingress.handoff import Handoff
 from api.routes import attachments, inboxes, keys, messages, orgs, system, threads, waits
 from settings import Settings
 from store.blobs import BlobStore
@@ -52,9 +53,13 @@ def create_app(settings: Settings) -> Litestar:
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.temporal = LazyClient(settings)
         app.state.blobs = BlobStore(settings.blobs_path)
+        # Internal deliveries (agent-to-agent mail) hand off like the ingress does; if Temporal
+        # is down the rows stay pending and the ingress's reconciler starts them later.
+        app.state.handoff = Handoff(settings, app.state.sessionmaker)
         try:
             yield
         finally:
+            await app.state.handoff.drain()
             await engine.dispose()
 
     openapi = OpenAPIConfig(

@@ -99,7 +99,9 @@ async def bootstrap_async(settings: Settings) -> str | None:
     engine = create_engine(settings)
     try:
         async with create_sessionmaker(engine).begin() as session:
-            return await orgs.bootstrap_platform(session, default_domain=settings.default_domain)
+            return await orgs.bootstrap_platform(
+                session, default_domain=settings.default_domain, agents_domain=settings.agents_domain
+            )
     finally:
         await engine.dispose()
 

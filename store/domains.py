@@ -47,3 +47,14 @@ async def usable_domain(session: AsyncSession, org_id: str, name: str) -> Domain
     if domain is None:
         raise NotFound(f"domain {name!r} not found", field="domain")
     return domain
+
+
+async def ensure_platform_domain(session: AsyncSession, name: str) -> Domain:
+    """A local domain shared by every organization, not the default one (e.g. agent aliases)."""
+    name = name.lower()
+    domain = await session.scalar(select(Domain).where(Domain.name == name))
+    if domain is None:
+        domain = Domain(id=new_id("dom"), org_id=None, name=name, is_default=False, status="verified")
+        session.add(domain)
+        await session.flush()
+    return domain

@@ -44,12 +44,16 @@ async def count_orgs(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(Organization)) or 0)
 
 
-async def bootstrap_platform(session: AsyncSession, *, default_domain: str) -> str | None:
+async def bootstrap_platform(
+    session: AsyncSession, *, default_domain: str, agents_domain: str | None = None
+) -> str | None:
     """Ensure the default domain exists; on an empty database create the platform org.
 
     Returns the superadmin key's secret when it was just created, else None.
     """
     await domains.ensure_default_domain(session, default_domain)
+    if agents_domain:
+        await domains.ensure_platform_domain(session, agents_domain)
     if await count_orgs(session):
         return None
     _, _, _, secret = await create_organization(
