@@ -10,7 +10,9 @@ import sys
 
 from settings import load_settings
 
-SUBCOMMANDS = ("up", "api", "worker", "ingress", "migrate", "bootstrap", "healthcheck", "test")
+SUBCOMMANDS = (
+    "up", "api", "worker", "ingress", "migrate", "bootstrap", "healthcheck", "test", "bench",
+)
 
 
 def run_tests(extra: list[str]) -> int:
@@ -32,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     ns = parser.parse_args(argv)
     if ns.command == "test":
         return run_tests(ns.args)
+    if ns.command == "bench":
+        # Benchmarks print figures and ratios to same-run baselines; see bench/README in README.
+        return subprocess.call([sys.executable, "-m", "bench", *ns.args])  # noqa: S603
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     settings = load_settings()
