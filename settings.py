@@ -63,6 +63,21 @@ class Settings(BaseSettings):
     dns_timeout_seconds: float = Field(1.0, description="Per-query DNS timeout.")
     dns_lifetime_seconds: float = Field(2.0, description="Total DNS time per lookup.")
 
+    webhook_allow_http: bool = Field(False, description="Allow http:// webhook URLs (https only).")
+    webhook_allow_networks: str = Field(
+        "", description="Comma-separated CIDRs webhooks may target despite being private/loopback."
+    )
+    webhook_retry_schedule: str = Field(
+        "5s,5m,30m,2h,5h,10h,14h,20h,24h", description="Delays between attempts (with jitter)."
+    )
+    webhook_timeout_seconds: float = Field(15.0, description="Per-attempt HTTP timeout.")
+    webhook_disable_after_days: float = Field(
+        5.0, description="Disable an endpoint that has failed continuously this long."
+    )
+    webhook_secret_overlap_hours: float = Field(
+        24.0, description="After rotate-secret, the old secret keeps signing this long."
+    )
+
     chroma_url: str = Field("", description="Chroma server URL; empty = embedded Chroma.")
     embedding_model_dir: Path | None = Field(
         None, description="Dir holding all-MiniLM-L6-v2/onnx; default ../shared/models if present."

@@ -90,6 +90,9 @@ def settings(
         master_key="test-master-key-0123456789abcdef",
         log_level="WARNING",
         dns_servers=f"127.0.0.1:{session_dns.port}",
+        # Test receivers are local HTTP servers: allow them explicitly, as an operator would.
+        webhook_allow_http=True,
+        webhook_allow_networks="127.0.0.0/8",
     )
 
 

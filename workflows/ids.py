@@ -10,3 +10,7 @@ def inbound(message_id: str) -> str:
 
 def wait(wait_id: str) -> str:
     return f"WaitForMail/{wait_id}"
+
+
+def webhook_delivery(delivery_id: str) -> str:
+    return f"WebhookDelivery/{delivery_id}"

@@ -6,6 +6,7 @@ from store.models.inbox import Domain, Inbox
 from store.models.message import Attachment, Message, Thread
 from store.models.organization import ApiKey, Department, Organization, User
 from store.models.wait import Wait
+from store.models.webhook import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiKey",
@@ -20,4 +21,7 @@ __all__ = [
     "Thread",
     "User",
     "Wait",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]
