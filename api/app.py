@@ -21,8 +21,18 @@ from litestar.plugins.pydantic import PydanticPlugin
 from api.auth import PUBLIC_PATHS, ApiKeyMiddleware
 from api.deps import provide_db, provide_principal, provide_temporal
 from api.errors import handle_exception
+from api.routes import (
+    attachments,
+    inboxes,
+    keys,
+    messages,
+    orgs,
+    pidgebox,
+    system,
+    threads,
+    waits,
+)
 from ingress.handoff import Handoff
-from api.routes import attachments, inboxes, keys, messages, orgs, system, threads, waits
 from settings import Settings
 from store.blobs import BlobStore
 from store.engine import create_engine, create_sessionmaker
@@ -39,6 +49,7 @@ ROUTES = [
     threads.ThreadController,
     attachments.AttachmentController,
     waits.WaitController,
+    pidgebox.PidgeboxController,
 ]
 
 # Request bodies beyond this are refused with 413 before any handler runs.

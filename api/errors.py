@@ -13,6 +13,8 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from sqlalchemy.exc import DataError
+from sqlalchemy import exc as sa_exc
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts import errors
@@ -91,6 +93,11 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         RPCStatusCode.DEADLINE_EXCEEDED,
     ):
         return error_response(503, errors.UNAVAILABLE, "workflow engine unavailable, retry later")
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return error_response(503, errors.UNAVAILABLE, "the database is unavailable, retry later")
+    if isinstance(exc, WorkflowUpdateRPCTimeoutOrCancelledError):
+        return error_response(503, errors.UNAVAILABLE, "the workflow did not answer in time, retry")
     if isinstance(exc, TimeoutError | ConnectionError | OSError):
         log.warning("dependency unavailable on %s %s: %s", request.method, request.url.path, exc)
         return error_response(503, errors.UNAVAILABLE, "a dependency is unavailable, retry later")

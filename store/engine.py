@@ -34,8 +34,10 @@ def create_engine_for_url(url: str, **kwargs: Any) -> AsyncEngine:
             cur.close()
 
         return engine
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 10)
+    # Each process (api, worker, ingress) has its own pool; keep them small so N replicas stay
+    # well inside PostgreSQL's max_connections (100 by default).
+    kwargs.setdefault("pool_size", 5)
+    kwargs.setdefault("max_overflow", 5)
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(url, **kwargs)
 

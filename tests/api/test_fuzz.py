@@ -55,6 +55,10 @@ SUPERADMIN_OPERATIONS = {"POST /v1/orgs"}
 # blocking waits (`/wait`, `/otp`): on a real inbox they hold the request for `timeout`.
 ON_AN_INBOX = {"GET /v1/inboxes/{inbox_id}", "GET /v1/inboxes/{inbox_id}/messages",
                "PATCH /v1/inboxes/{inbox_id}"}  # fmt: skip
+# Pidgebox's /api/wait creates (or uses) a real alias from almost any input and then blocks for
+# up to 90 s, which the in-process fuzzer's deadline cancels; its validation and blocking paths
+# are tested in tests/api/test_pidgebox.py instead.
+NOT_FUZZED = {"POST /api/wait"}
 # Valid bodies the hostile values are put into (the document cannot tell which scopes exist).
 BASE_BODIES: dict[str, dict[str, Any]] = {
     "POST /v1/orgs": {"name": "Fuzz"},
@@ -140,6 +144,8 @@ def test_fuzz_with_tenant_admin_key_never_5xx(
     check = _tenant_check(fuzz_tenant.headers)
     failures = []
     for op in _operations(fuzz_schema):
+        if op.label in NOT_FUZZED:
+            continue
         strategy = cases(op)
         if op.label in ON_AN_INBOX:
             strategy = st.one_of(strategy, cases(op, path_parameters={"inbox_id": fuzz_inbox_id}))
@@ -155,6 +161,8 @@ def test_hostile_strings_with_tenant_admin_key_never_5xx(
     check = _tenant_check(fuzz_tenant.headers)
     failures: list[str | None] = []
     for op in _operations(fuzz_schema):
+        if op.label in NOT_FUZZED:
+            continue
         known_ids = {"inbox_id": fuzz_inbox_id} if op.label in ON_AN_INBOX else {}
         for case in hostile_cases(op, known_ids=known_ids, base_bodies=BASE_BODIES):
             try:
