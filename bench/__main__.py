@@ -16,14 +16,13 @@ import time
 import traceback
 from pathlib import Path
 
-if __package__ in (None, ""):  # `python bench/__main__.py`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# The repository root, so `settings`, `commands` and `tests.helpers` import from anywhere.
 REPO = str(Path(__file__).resolve().parents[1])
-if REPO not in sys.path:  # `python -m bench` from another directory with PYTHONPATH set
+if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 from bench.harness import Stack  # noqa: E402
-from bench.report import Result, load_average, machine_facts, postgres_version, summary  # noqa: E402
+from bench.report import Result, load_average, machine_facts, summary  # noqa: E402
 
 BENCHES = {
     "accept": "bench.accept_rate",
@@ -33,32 +32,47 @@ BENCHES = {
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
+    print(f"\nreceived {signal.Signals(signum).name}; stopping", file=sys.stderr)
     raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("benches", nargs="*", metavar="{accept,pipeline,otp}",
-                        help="benchmarks to run (default: all)")  # fmt: skip
-    parser.add_argument("--scale", type=float, default=1.0,
-                        help="multiply message and trial counts (e.g. 0.2 for a quick smoke run)")  # fmt: skip
+    parser.add_argument(
+        "benches",
+        nargs="*",
+        metavar="{accept,pipeline,otp}",
+        help="benchmarks to run (default: all)",
+    )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="multiply message and trial counts (e.g. 0.2 for a quick smoke run)",
+    )
     opts = parser.parse_args(argv)
     unknown = [b for b in opts.benches if b not in BENCHES and b != "all"]
     if unknown:
         parser.error(f"unknown benchmark(s) {unknown}; choose from {', '.join(BENCHES)}")
-    selected = [b for b in BENCHES if not opts.benches or "all" in opts.benches or b in opts.benches]
+    selected = [
+        b for b in BENCHES if not opts.benches or "all" in opts.benches or b in opts.benches
+    ]
     if opts.scale <= 0:
         parser.error("--scale must be positive")
     signal.signal(signal.SIGTERM, _on_sigterm)
+    # Ctrl-C must stop us (and so everything we started) even if SIGINT came in ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     print("Postflow inbound benchmarks (all traffic on 127.0.0.1)")
     print("machine:")
     for line in machine_facts():
         print(line)
     try:
-        from tests.helpers.postgres import admin_url
+        from bench import pg
 
-        print(f"  {postgres_version(admin_url()[0])}")
+        url, cluster = pg.admin_url()
+        if cluster is None:  # a throwaway cluster is started by each benchmark, not here
+            print(f"  {pg.server_facts(url)}")
     except Exception as exc:  # reported again, as an error, by the benchmark that needs it
         print(f"  PostgreSQL: unavailable ({exc})")
     sys.stdout.flush()
@@ -72,7 +86,12 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.monotonic()
         try:
             with Stack(name) as stack:
-                results += asyncio.run(module.run(stack, opts))
+                try:
+                    results += asyncio.run(module.run(stack, opts))
+                except Exception:
+                    for proc_name in stack.logged():
+                        print(f"--- last lines of {proc_name}'s log:\n{stack.log_tail(proc_name)}")
+                    raise
         except KeyboardInterrupt:
             print(f"\ninterrupted during {name}; everything it started has been stopped")
             return 130

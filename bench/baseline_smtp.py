@@ -31,7 +31,11 @@ class InsertHandler:
             async with self.pool.connection() as conn:
                 await conn.execute(
                     f"INSERT INTO {TABLE} (mail_from, rcpt_to, raw) VALUES (%s, %s, %s)",  # noqa: S608
-                    (envelope.mail_from or "", ",".join(envelope.rcpt_tos), envelope.original_content or b""),
+                    (
+                        envelope.mail_from or "",
+                        ",".join(envelope.rcpt_tos),
+                        envelope.original_content or b"",
+                    ),
                 )
         except Exception:
             return "451 4.3.0 storage failed"
@@ -47,8 +51,15 @@ async def main(port: int, dsn: str) -> None:
     loop = asyncio.get_running_loop()
 
     def factory() -> SMTP:
-        return SMTP(handler, data_size_limit=25 * 1024 * 1024, enable_SMTPUTF8=True,
-                    decode_data=False, hostname="baseline.local", ident="baseline", loop=loop)  # fmt: skip
+        return SMTP(
+            handler,
+            data_size_limit=25 * 1024 * 1024,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            hostname="baseline.local",
+            ident="baseline",
+            loop=loop,
+        )
 
     server = await loop.create_server(factory, host="127.0.0.1", port=port)
     stop = asyncio.Event()

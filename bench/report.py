@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
+from typing import Any
 
 from bench.harness import TEMPORAL_CLI
 
 _TICK = os.sysconf("SC_CLK_TCK")
+PG_GROUP = "PostgreSQL (this run's backends)"
 
 
 @dataclass
@@ -70,40 +74,72 @@ def _machine_busy() -> tuple[float, float]:
 
 
 class CpuMeter:
-    """CPU seconds per named process (and the whole machine) between start() and stop()."""
+    """CPU seconds per named process group (and the whole machine) between start() and stop().
 
-    def __init__(self, pids: dict[str, int]) -> None:
-        self.pids = dict(pids, **{"bench client": os.getpid()})
+    Groups are pid lists, e.g. {"worker": [123], "PostgreSQL": [backend pids]}; what no group
+    accounts for is reported as other load (the kernel, other users of the machine)."""
+
+    def __init__(
+        self,
+        groups: dict[str, list[int]],
+        refresh: Callable[[], dict[str, list[int]]] | None = None,
+    ) -> None:
+        self.groups = dict(groups, **{"bench client": [os.getpid()]})
+        # Re-read at stop(): pids that appeared meanwhile (new PostgreSQL backends) count from 0.
+        self.refresh = refresh
         self.used: dict[str, float] = {}
         self.wall = 0.0
         self.machine_busy = 0.0
 
     def start(self) -> CpuMeter:
         self._t0 = time.monotonic()
-        self._cpu0 = {n: _proc_cpu(p) for n, p in self.pids.items()}
+        self._cpu0 = {p: _proc_cpu(p) for pids in self.groups.values() for p in pids}
         self._busy0 = _machine_busy()
         return self
 
     def stop(self) -> CpuMeter:
         self.wall = time.monotonic() - self._t0
-        self.used = {n: _proc_cpu(p) - self._cpu0[n] for n, p in self.pids.items()}
-        busy, total = _machine_busy()
-        self.machine_busy = busy - self._busy0[0]
-        self._machine_total = total - self._busy0[1]
+        if self.refresh is not None:
+            for name, pids in self.refresh().items():
+                self.groups[name] = sorted(set(self.groups.get(name, [])) | set(pids))
+        # A process that exited in between reads 0: it contributes nothing rather than < 0.
+        self.used = {
+            n: sum(max(0.0, _proc_cpu(p) - self._cpu0.get(p, 0.0)) for p in pids)
+            for n, pids in self.groups.items()
+        }
+        self.machine_busy = _machine_busy()[0] - self._busy0[0]
         return self
 
     def lines(self, per: int = 0, what: str = "message") -> list[str]:
-        """One line per process: CPU seconds, cores used, and ms per `what` when `per` > 0."""
-        out = []
+        """One line per group: CPU seconds, cores used, and ms per `what` when `per` > 0."""
         rows = list(self.used.items())
-        rows.append(("other (PostgreSQL, kernel, other load)", self.machine_busy - sum(self.used.values())))
+        rows.append(
+            ("other load (kernel, other processes)", self.machine_busy - sum(self.used.values()))
+        )
         rows.append(("whole machine", self.machine_busy))
+        out = []
         for name, sec in rows:
-            text = f"    {name:<40} {sec:6.2f} s CPU = {sec / self.wall:4.2f} cores"
+            text = f"    {name:<40} {sec:7.2f} s CPU = {sec / max(self.wall, 1e-9):4.2f} cores"
             if per:
-                text += f" = {1000 * sec / per:6.2f} ms/{what}"
+                text += f" = {1000 * sec / per:7.2f} ms/{what}"
             out.append(text)
         return out
+
+
+def process_groups(
+    stack: Any, db: Any = None, only: tuple[str, ...] | None = None
+) -> dict[str, list[int]]:
+    """CPU groups for a Stack's children (optionally `only` some) and `db`'s backends."""
+    groups = {n: [p.pid] for n, p in stack.procs.items() if only is None or n in only}
+    if db is not None:
+        groups[PG_GROUP] = stack.backend_pids(db)
+    return groups
+
+
+def meter_for(stack: Any, db: Any = None, only: tuple[str, ...] | None = None) -> CpuMeter:
+    """A CpuMeter over `process_groups(...)` that also counts backends opened meanwhile."""
+    refresh = (lambda: {PG_GROUP: stack.backend_pids(db)}) if db is not None else None
+    return CpuMeter(process_groups(stack, db, only), refresh)
 
 
 def machine_facts() -> list[str]:
@@ -112,23 +148,25 @@ def machine_facts() -> list[str]:
     model = ""
     try:
         with open("/proc/cpuinfo") as fh:
-            model = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), "")
+            model = next(
+                (ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), ""
+            )
     except OSError:
         pass
     try:
-        temporal = subprocess.run([str(TEMPORAL_CLI), "--version"], capture_output=True, text=True,
-                                  timeout=10).stdout.strip()  # fmt: skip
+        temporal = subprocess.run(  # noqa: S603 (our own venv's binary)
+            [str(TEMPORAL_CLI), "--version"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         temporal = "missing"
     libs = []
     for dist in ("temporalio", "aiosmtpd", "psycopg", "SQLAlchemy", "litestar", "uvicorn"):
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             libs.append(f"{dist} {metadata.version(dist)}")
-        except metadata.PackageNotFoundError:
-            pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return [
-        f"  CPU: {cpus} cores ({affinity} usable), {model or platform.processor()}; RAM {mem:.1f} GiB",
+        f"  CPU: {cpus} cores ({affinity} usable), {model or platform.processor()}; "
+        f"RAM {mem:.1f} GiB",
         f"  Python {platform.python_version()} ({sys.executable}) on {platform.platform()}",
         f"  {temporal.splitlines()[0] if temporal else 'temporal: unknown'}",
         f"  {', '.join(libs)}",
@@ -138,14 +176,6 @@ def machine_facts() -> list[str]:
 
 def load_average() -> str:
     return " ".join(f"{v:.2f}" for v in os.getloadavg())
-
-
-def postgres_version(url: str) -> str:
-    import psycopg
-
-    with psycopg.connect(url, connect_timeout=5) as conn:
-        row = conn.execute("SHOW server_version").fetchone()
-    return f"PostgreSQL {row[0] if row else '?'}"
 
 
 def summary(results: list[Result], errors: dict[str, str]) -> list[str]:

@@ -11,8 +11,8 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.utils import format_datetime
-from datetime import datetime, timezone
 
 from bench.harness import SENDER_DOMAIN
 
@@ -23,7 +23,9 @@ _TEXT = (
     "joined the\r\nproject, twelve tasks were completed and two reviews are waiting for you. "
     "The release\r\ntrain leaves on Thursday; please make sure your changes are merged by then.\r\n"
     "\r\nIf you did not expect this message you can ignore it, or change how often we write\r\n"
-    "to you in your notification settings.\r\n\r\nThanks,\r\nThe Acme team\r\n"
+    "to you in your notification settings.\r\n\r\nThanks,\r\nThe Acme team\r\n\r\n--\r\n"
+    "Acme Inc., 1 Example Way, Springfield. You receive this summary because you are a member\r\n"
+    "of a workspace on Acme. Manage notifications: https://sender.bench.test/settings/notify\r\n"
 )
 
 
@@ -34,30 +36,46 @@ class SmtpError(RuntimeError):
 def make_message(rcpt: str, seq: int, *, otp: str | None = None) -> bytes:
     """A unique multipart/alternative message of about 2 KB (unique, so every blob is new)."""
     token = uuid.uuid4().hex
-    now = format_datetime(datetime.now(timezone.utc))
+    now = format_datetime(datetime.now(UTC))
     if otp:
-        subject, lead = "Your Acme verification code", f"Your code is {otp}. It expires in 10 minutes.\r\n\r\n"
+        subject, lead = (
+            "Your Acme verification code",
+            f"Your code is {otp}. It expires in 10 minutes.\r\n\r\n",
+        )
     else:
         subject, lead = f"Your Acme weekly summary #{seq}", ""
     text = lead + _TEXT + f"\r\nRef {token}\r\n"
     html = (
-        "<html><body><p>" + lead.strip() + "</p><p>"
+        "<html><body><p>"
+        + lead.strip()
+        + "</p><p>"
         + _TEXT.replace("\r\n\r\n", "</p><p>").replace("\r\n", " ")
-        + f"</p><p style=\"color:#888\">Ref {token}</p></body></html>\r\n"
-    )  # fmt: skip
+        + f'</p><p style="color:#888">Ref {token}</p></body></html>\r\n'
+    )
     boundary = f"b-{token[:16]}"
     head = [
         f"Received: from mail.{SENDER_DOMAIN} (mail.{SENDER_DOMAIN} [127.0.0.1]) by bench; {now}",
-        f"From: Acme <{FROM}>", f"To: <{rcpt}>", f"Subject: {subject}", f"Date: {now}",
-        f"Message-ID: <{seq}.{token}@{SENDER_DOMAIN}>", "MIME-Version: 1.0",
+        f"From: Acme <{FROM}>",
+        f"To: <{rcpt}>",
+        f"Subject: {subject}",
+        f"Date: {now}",
+        f"Message-ID: <{seq}.{token}@{SENDER_DOMAIN}>",
+        "MIME-Version: 1.0",
         f"List-Unsubscribe: <https://{SENDER_DOMAIN}/unsubscribe/{token}>",
         f'Content-Type: multipart/alternative; boundary="{boundary}"',
-    ]  # fmt: skip
+    ]
     body = [
-        f"--{boundary}", "Content-Type: text/plain; charset=utf-8", "", text,
-        f"--{boundary}", "Content-Type: text/html; charset=utf-8", "", html,
-        f"--{boundary}--", "",
-    ]  # fmt: skip
+        f"--{boundary}",
+        "Content-Type: text/plain; charset=utf-8",
+        "",
+        text,
+        f"--{boundary}",
+        "Content-Type: text/html; charset=utf-8",
+        "",
+        html,
+        f"--{boundary}--",
+        "",
+    ]
     raw = "\r\n".join(head) + "\r\n\r\n" + "\r\n".join(body)
     # Dot-stuffing, once, at generation time.
     return raw.replace("\r\n.", "\r\n..").encode()
@@ -70,8 +88,8 @@ class Conn:
         self.reader, self.writer = reader, writer
 
     @classmethod
-    async def open(cls, port: int, timeout: float = 30) -> Conn:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
+    async def open(cls, port: int, within: float = 30) -> Conn:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), within)
         conn = cls(reader, writer)
         await conn._expect(220)
         await conn.command(b"EHLO bench.client", 250)
@@ -125,24 +143,44 @@ class LoadResult:
     elapsed: float = 0.0
     codes: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
+    capped: bool = False
 
     @property
     def rate(self) -> float:
         return self.ok / self.elapsed if self.elapsed else 0.0
 
 
+def for_rcpt(rcpts: list[str], n: int, start: int = 0) -> list[tuple[str, bytes]]:
+    """`n` unique messages, addressed round-robin to `rcpts`."""
+    return [
+        (rcpts[i % len(rcpts)], make_message(rcpts[i % len(rcpts)], start + i)) for i in range(n)
+    ]
+
+
 async def run_load(
-    port: int, rcpt: str, messages: list[bytes], *, clients: int = 8,
-    per_connection: bool = False, timeout: float = 120,
-) -> LoadResult:  # fmt: skip
-    """Send every message with `clients` concurrent clients; each keeps one connection open
-    for many messages, or opens one per message (`per_connection`)."""
+    port: int,
+    messages: list[tuple[str, bytes]],
+    *,
+    clients: int = 8,
+    per_connection: bool = False,
+    within: float = 120,
+    max_seconds: float | None = None,
+) -> LoadResult:
+    """Send every (recipient, message) with `clients` concurrent clients; each keeps one
+    connection open for many messages, or opens one per message (`per_connection`).
+
+    With `max_seconds`, clients take no new message after that long (`capped` is then set)."""
     result = LoadResult()
     queue = iter(messages)
+    t0 = time.perf_counter()
+    stop_at = t0 + max_seconds if max_seconds else float("inf")
 
     async def client() -> None:
         conn = None
-        for data in queue:
+        for rcpt, data in queue:
+            if time.perf_counter() >= stop_at:
+                result.capped = True
+                break
             try:
                 conn = conn or await Conn.open(port)
                 code, text = await conn.send(FROM, rcpt, data)
@@ -162,7 +200,6 @@ async def run_load(
         if conn is not None:
             await conn.close()
 
-    t0 = time.perf_counter()
-    await asyncio.wait_for(asyncio.gather(*(client() for _ in range(clients))), timeout)
+    await asyncio.wait_for(asyncio.gather(*(client() for _ in range(clients))), within)
     result.elapsed = time.perf_counter() - t0
     return result

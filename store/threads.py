@@ -79,7 +79,11 @@ async def assign_thread(session: AsyncSession, msg: Message) -> tuple[Thread, bo
     """Put `msg` in a thread (idempotent: a message already threaded keeps its thread)."""
     # Serialise threading per inbox (PostgreSQL row lock; SQLite serialises writers anyway),
     # so two messages of one new conversation processed at once do not open two threads.
-    await session.execute(select(Inbox.id).where(Inbox.id == msg.inbox_id).with_for_update())
+    # FOR NO KEY UPDATE, not FOR UPDATE: the message row's foreign key already holds a KEY SHARE
+    # lock on the inbox, which FOR UPDATE would wait on — two pipelines of one inbox deadlocked.
+    await session.execute(
+        select(Inbox.id).where(Inbox.id == msg.inbox_id).with_for_update(key_share=True)
+    )
     normalized = normalize_subject(msg.subject or "")
     created = False
     if msg.thread_id:
