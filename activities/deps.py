@@ -44,13 +44,18 @@ def build_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
     """Every activity the worker registers, bound to one set of dependencies."""
     from activities.inbound import InboundActivities
     from activities.waits import WaitActivities
+    from activities.webhooks import WebhookActivities
 
     inbound = InboundActivities(deps)
     waits = WaitActivities(deps)
+    webhooks = WebhookActivities(deps)
     return [
         inbound.process,
         inbound.notify_waits,
         inbound.authenticate,
         waits.find_existing,
         waits.finish,
+        webhooks.dispatch,
+        webhooks.attempt_delivery,
+        webhooks.finish_delivery,
     ]

@@ -1,5 +1,6 @@
 """Inbound pipeline activities: process (parse, extract, categorise, thread), wake the waits
-of the inbox, and authenticate (SPF/DKIM/DMARC) then record `message.received`."""
+of the inbox, and authenticate (SPF/DKIM/DMARC) then record `message.received`. Both return
+the ids of the events they wrote, which the workflow hands to webhook dispatch."""
 
 from __future__ import annotations
 
@@ -75,14 +76,17 @@ class InboundActivities:
             msg.labels = sorted(set(msg.labels or []) | {category})
             thread, created = await threads.assign_thread(session, msg)
             msg.pipeline_state = "processed"
+            event_ids = []
             if created:
-                await events.emit(session, org_id=msg.org_id, inbox_id=msg.inbox_id,
-                                  type="thread.created", resource_id=thread.id,
-                                  payload={"thread": thread_view(thread).model_dump(mode="json")})  # fmt: skip
+                payload = {"thread": thread_view(thread).model_dump(mode="json")}
+                event = await events.emit(session, org_id=msg.org_id, inbox_id=msg.inbox_id,
+                                          type="thread.created", resource_id=thread.id,
+                                          payload=payload)  # fmt: skip
+                event_ids.append(event.id)
             summary = messages.summary_of(msg)
         return ProcessResult(
             summary=summary, thread_created=created, attachment_count=len(parsed.attachments),
-            defects=list(parsed.defects)[:50],
+            defects=list(parsed.defects)[:50], event_ids=event_ids,
         )  # fmt: skip
 
     @activity.defn(name="inbound.notify_waits")
@@ -129,11 +133,11 @@ class InboundActivities:
             msg.pipeline_state = "done"
             view = message_view(msg, await messages.attachments_of(session, msg))
             labels = [label for label in ("spam", "unauthenticated") if label in msg.labels]
-            await events.emit(session, org_id=msg.org_id, inbox_id=msg.inbox_id,
-                              type="message.received", resource_id=msg.id,
-                              payload={"message": view.model_dump(mode="json", by_alias=True)},
-                              labels=labels)  # fmt: skip
+            payload = {"message": view.model_dump(mode="json", by_alias=True)}
+            event = await events.emit(session, org_id=msg.org_id, inbox_id=msg.inbox_id,
+                                      type="message.received", resource_id=msg.id,
+                                      payload=payload, labels=labels)  # fmt: skip
         return AuthenticateResult(
             message_id=inp.message_id, dmarc=str(verdicts.get("dmarc")),
-            spf=str(verdicts.get("spf")), dkim=str(verdicts.get("dkim")),
+            spf=str(verdicts.get("spf")), dkim=str(verdicts.get("dkim")), event_ids=[event.id],
         )  # fmt: skip

@@ -23,6 +23,7 @@ from api.deps import provide_db, provide_principal, provide_temporal
 from api.errors import handle_exception
 from api.routes import (
     attachments,
+    events,
     inboxes,
     keys,
     messages,
@@ -31,6 +32,8 @@ from api.routes import (
     system,
     threads,
     waits,
+    webhook_deliveries,
+    webhooks,
 )
 from ingress.handoff import Handoff
 from settings import Settings
@@ -50,6 +53,9 @@ ROUTES = [
     attachments.AttachmentController,
     waits.WaitController,
     pidgebox.PidgeboxController,
+    webhook_deliveries.WebhookDeliveryController,
+    webhooks.WebhookController,
+    events.EventController,
 ]
 
 # Request bodies beyond this are refused with 413 before any handler runs.

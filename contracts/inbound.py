@@ -31,6 +31,8 @@ class ProcessResult(BaseModel):
     thread_created: bool
     attachment_count: int
     defects: list[str]
+    # Events written (thread.created), for webhook dispatch; empty in histories from before.
+    event_ids: list[str] = []
 
 
 class NotifyWaitsResult(BaseModel):
@@ -42,6 +44,7 @@ class AuthenticateResult(BaseModel):
     dmarc: str
     spf: str
     dkim: str
+    event_ids: list[str] = []  # message.received, for webhook dispatch
 
 
 class InboundMailResult(BaseModel):
