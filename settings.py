@@ -85,6 +85,11 @@ class Settings(BaseSettings):
     outbound_transport: Literal["capture", "relay", "direct"] = "capture"
     relay_url: SecretStr | None = None
 
+    llm_model: str = Field("", description="litellm model name; empty = AI features off (503).")
+    llm_api_base: str = Field("", description="OpenAI-compatible API base for the LLM.")
+    llm_api_key: SecretStr | None = Field(None, description="API key for the LLM.")
+    llm_timeout_seconds: float = Field(60.0, description="Per LLM call; Temporal owns retries.")
+
     log_level: str = "INFO"
 
     @model_validator(mode="after")

@@ -26,7 +26,7 @@ def _upgrade(connection: Connection, cfg: Config, revision: str) -> None:
     command.upgrade(cfg, revision)
 
 
-async def upgrade_url(url: str, revision: str = "head") -> None:
+async def upgrade_url(url: str, revision: str = "heads") -> None:
     engine = create_engine_for_url(url)
     try:
         async with engine.begin() as conn:
@@ -35,5 +35,5 @@ async def upgrade_url(url: str, revision: str = "head") -> None:
         await engine.dispose()
 
 
-async def upgrade(settings: Settings, revision: str = "head") -> None:
+async def upgrade(settings: Settings, revision: str = "heads") -> None:
     await upgrade_url(settings.database_url, revision)
