@@ -21,3 +21,10 @@ def test_readme_names_both_setup_commands() -> None:
 def test_ci_runs_the_readme_test_command() -> None:
     ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
     assert "./postflow test" in ci
+
+
+def test_readme_lists_the_whole_event_catalogue() -> None:
+    from contracts.events import CATALOGUE
+
+    missing = [t for t in CATALOGUE if f"| `{t}` |" not in README]
+    assert missing == []
