@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     webhook_allow_networks: str = Field(
         "", description="Comma-separated CIDRs webhooks may target despite being private/loopback."
     )
+    smtp_allow_networks: str = Field(
+        "", description="Comma-separated CIDRs BYO SMTP configs may target despite being private."
+    )
     webhook_retry_schedule: str = Field(
         "5s,5m,30m,2h,5h,10h,14h,20h,24h", description="Delays between attempts (with jitter)."
     )
@@ -82,8 +85,32 @@ class Settings(BaseSettings):
     embedding_model_dir: Path | None = Field(
         None, description="Dir holding all-MiniLM-L6-v2/onnx; default ../shared/models if present."
     )
+    embedding_remote_model: str = Field(
+        "", description="litellm embedding model (e.g. openai/text-embedding-3-small); empty = local."
+    )
+    search_max_attachment_bytes: int = Field(
+        20 * 1024 * 1024, description="Attachments larger than this are not text-indexed."
+    )
     outbound_transport: Literal["capture", "relay", "direct"] = "capture"
     relay_url: SecretStr | None = None
+    outbound_max_schedule_days: int = Field(3650, description="Furthest send_at accepted (days).")
+    outbound_retry_hours: float = Field(72.0, description="How long temporary failures retry.")
+    outbound_retry_schedule: str = Field(
+        "1m,5m,15m,30m,1h,2h,4h", description="Delays between delivery attempts (last repeats)."
+    )
+    outbound_max_recipients: int = Field(50, description="to+cc+bcc per outbound message.")
+    outbound_max_attachment_bytes: int = Field(
+        10 * 1024 * 1024, description="Per uploaded file; a message is capped by max_message_bytes."
+    )
+    outbound_smtp_timeout_seconds: float = Field(30.0, description="Per SMTP command, relay/direct.")
+    outbound_approval_expiry_hours: float = Field(
+        24.0, description="Approval wait before escalation; the same again before expiry."
+    )
+    direct_smtp_port: int = Field(25, description="Port of recipient MXes (direct transport).")
+    send_limit_hourly: int = Field(1000, description="Recipients per inbox per hour (0: no limit).")
+    send_limit_daily: int = Field(10000, description="Recipients per inbox per day (0: no limit).")
+    org_send_limit_hourly: int = Field(5000, description="Recipients per org per hour (0: none).")
+    org_send_limit_daily: int = Field(50000, description="Recipients per org per day (0: none).")
 
     llm_model: str = Field("", description="litellm model name; empty = AI features off (503).")
     llm_api_base: str = Field("", description="OpenAI-compatible API base for the LLM.")

@@ -14,6 +14,12 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from settings import Settings
 
 
+def wait_task_queue(settings: Settings) -> str:
+    """Where WaitForMail runs: a queue (and worker slots) of its own, so waking a waiting agent
+    never queues behind pipelines busy in slow local activities (LLM, embeddings)."""
+    return f"{settings.task_queue}-waits"
+
+
 async def connect(settings: Settings) -> Client:
     return await Client.connect(
         settings.temporal_address,

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from temporalio import activity
 
-from contracts.waits import FinishWaitInput, WaitInput, WaitResult, matches
+from contracts.waits import FinishWaitInput, WaitInput, WaitResult, matches, otp_of_summary
 
 if TYPE_CHECKING:
     from activities.deps import ActivityDeps
@@ -23,8 +23,13 @@ class WaitActivities:
 
         async with self.deps.sessionmaker() as session:
             for m in await waits.candidates_since(session, inp.inbox_id, inp.since):
-                if matches(inp.kind, inp.filters, messages.summary_of(m), inp.since):
-                    return WaitResult(wait_id=inp.wait_id, status="matched", message_id=m.id)
+                summary = messages.summary_of(m)
+                if matches(inp.kind, inp.filters, summary, inp.since):
+                    otp = otp_of_summary(summary) if inp.kind == "otp" else None
+                    if otp is not None:  # stored codes carry the authentication verdict
+                        otp.trusted = ((m.extracted or {}).get("otp_codes") or [{}])[0].get("trusted")
+                    return WaitResult(wait_id=inp.wait_id, status="matched", message_id=m.id,
+                                      otp=otp)  # fmt: skip
         return WaitResult(wait_id=inp.wait_id, status="active")
 
     @activity.defn(name="waits.finish")

@@ -8,9 +8,11 @@ transaction. It never retries: the WebhookDelivery workflow's schedule does.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from temporalio import activity
 
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from activities.deps import ActivityDeps
     from store.models import Event, WebhookEndpoint
 
+log = logging.getLogger("postflow.webhooks")
 USER_AGENT = "Postflow-Webhooks/1"
 SECRET_PURPOSE = "webhook-secret"  # noqa: S105 (the sealing purpose label, not a secret)
 RESPONSE_BODY_BYTES = 2048
@@ -191,3 +194,60 @@ def _next_delay(inp: AttemptInput, outcome: Outcome, retry_after: float | None) 
         return None
     asked = min(retry_after or 0.0, inp.policy.max_retry_after_seconds)
     return max(inp.planned_delay_seconds, asked)
+
+
+class DeliveryReconciler:
+    """Starts the deliveries whose workflow never started, so none is lost.
+
+    `dispatch` commits the delivery rows, then starts their workflows. If the start fails
+    (Temporal unreachable, the worker killed in between, an API retry or replay whose start
+    failed after the row was reopened) the row stays `pending` with its attempt overdue. Every
+    `interval` the worker looks at such rows and asks Temporal about each workflow: running →
+    it is only backlogged, left alone; never started → started; closed before the row was
+    (re)opened → a new run (retry/replay). A run that closed leaving its row pending (a bug,
+    or an operator's terminate) is logged, not restarted in a loop. Starts use the
+    deterministic workflow id, so two workers reconciling at once start nothing twice.
+    """
+
+    def __init__(self, deps: ActivityDeps, client: Any, *, grace: timedelta = timedelta(seconds=60)) -> None:
+        self.deps = deps
+        self.client = client
+        self.grace = grace
+
+    async def reconcile_once(self, grace: timedelta | None = None) -> list[str]:
+        """One pass; returns the ids of the deliveries it started."""
+        from temporalio.client import WorkflowExecutionStatus
+        from temporalio.service import RPCError, RPCStatusCode
+
+        from api.actions.webhooks import retry_delivery
+        from store import webhook_deliveries
+
+        async with self.deps.sessionmaker() as session:
+            rows = await webhook_deliveries.overdue(session, grace=self.grace if grace is None else grace)
+        started: list[str] = []
+        for row in rows:
+            try:
+                desc = await self.client.get_workflow_handle(row.workflow_id).describe()
+            except RPCError as exc:
+                if exc.status != RPCStatusCode.NOT_FOUND:
+                    raise
+                desc = None
+            if desc is not None and desc.status == WorkflowExecutionStatus.RUNNING:
+                continue  # backlogged, not lost
+            if desc is not None and (desc.close_time is None or desc.close_time >= row.updated_at):
+                log.warning("delivery %s is pending but its run %s ended %s; not restarted",
+                                     row.id, row.workflow_id, desc.status)  # fmt: skip
+                continue
+            # Never started, or reopened after its last run ended: start it (USE_EXISTING).
+            await retry_delivery(self.deps.sessionmaker, self.client, self.deps.settings, row.id)
+            started.append(row.id)
+        return started
+
+    async def reconcile_forever(self, interval: float = 30.0) -> None:
+        while True:
+            try:
+                if started := await self.reconcile_once():
+                    log.info("webhook reconciler started %d deliveries", len(started))
+            except Exception as exc:  # Temporal or the database down: try again next pass
+                log.warning("webhook reconciler pass failed: %s", exc)
+            await asyncio.sleep(interval)

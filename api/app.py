@@ -22,20 +22,34 @@ from api.auth import PUBLIC_PATHS, ApiKeyMiddleware
 from api.deps import provide_db, provide_principal, provide_temporal
 from api.errors import handle_exception
 from api.routes import (
+    access_lists,
     attachments,
+    audit,
+    chat,
+    delivery,
+    discovery,
     events,
+    extraction_schema,
     inboxes,
     keys,
+    knowledge,
+    mcp,
     messages,
     orgs,
     pidgebox,
+    search,
+    send,
+    sequences,
+    smtp_configs,
     system,
     threads,
+    uploads,
     waits,
     webhook_deliveries,
     webhooks,
 )
 from ingress.handoff import Handoff
+from outbound.rate_limits import session_info
 from settings import Settings
 from store.blobs import BlobStore
 from store.engine import create_engine, create_sessionmaker
@@ -56,6 +70,25 @@ ROUTES = [
     webhook_deliveries.WebhookDeliveryController,
     webhooks.WebhookController,
     events.EventController,
+    search.SearchController,
+    knowledge.KnowledgeController,
+    knowledge.search_knowledge,
+    extraction_schema.ExtractionSchemaController,
+    send.SendController,
+    uploads.UploadController,
+    smtp_configs.SmtpConfigController,
+    sequences.SequenceController,
+    delivery.DeliveryController,
+    delivery.DkimController,
+    access_lists.AccessListController,
+    audit.AuditController,
+    mcp.mcp_post,
+    mcp.mcp_get,
+    mcp.mcp_delete,
+    chat.ChatController,
+    chat.put_agent_settings,
+    discovery.llms_txt,
+    discovery.skill_md,
 ]
 
 # Request bodies beyond this are refused with 413 before any handler runs.
@@ -68,6 +101,7 @@ def create_app(settings: Settings) -> Litestar:
         engine = create_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.sessionmaker.configure(info=session_info(settings))  # rate limits, DKIM
         app.state.temporal = LazyClient(settings)
         app.state.blobs = BlobStore(settings.blobs_path)
         # Internal deliveries (agent-to-agent mail) hand off like the ingress does; if Temporal

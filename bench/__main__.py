@@ -1,4 +1,4 @@
-"""`python -m bench [accept|pipeline|otp ...] [--scale F]`: run the inbound benchmarks.
+"""`python -m bench [accept|pipeline|otp|webhooks|profile ...] [--scale F]`: run the inbound benchmarks.
 
 Prints machine facts, each benchmark's figures with the ratio to a baseline measured in the
 same run, and a summary table. Exits 1 only when a benchmark could not run (an error), never
@@ -28,6 +28,10 @@ BENCHES = {
     "accept": "bench.accept_rate",
     "pipeline": "bench.pipeline_throughput",
     "otp": "bench.otp_latency",
+    "webhooks": "bench.webhooks",
+    "profile": "bench.profile_inbound",
+    "search": "bench.search_quality",
+    "send": "bench.send",
 }
 
 
@@ -41,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "benches",
         nargs="*",
-        metavar="{accept,pipeline,otp}",
+        metavar="{" + ",".join(BENCHES) + "}",
         help="benchmarks to run (default: all)",
     )
     parser.add_argument(
@@ -49,6 +53,13 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=1.0,
         help="multiply message and trial counts (e.g. 0.2 for a quick smoke run)",
+    )
+    parser.add_argument(
+        "--cprofile", action="store_true", help="profile: print the top functions by CPU"
+    )
+    parser.add_argument(
+        "--steps-only", action="store_true",
+        help="profile: skip the whole-pipeline worker phase (ingress and single steps only)",
     )
     opts = parser.parse_args(argv)
     unknown = [b for b in opts.benches if b not in BENCHES and b != "all"]

@@ -27,8 +27,9 @@ class Platform:
 
 
 async def start_platform(
-    stack: Stack, services: tuple[str, ...] = ("worker", "ingress", "api")
-) -> Platform:
+    stack: Stack, services: tuple[str, ...] = ("worker", "ingress", "api"),
+    extra: dict[str, str] | None = None,
+) -> Platform:  # fmt: skip
     """Database, Temporal, DNS, migrations + bootstrap, then Postflow's own processes."""
     from commands.services import bootstrap_async
     from settings import load_settings
@@ -47,6 +48,7 @@ async def start_platform(
         "SMTP_PORT": str(smtp_port),
         "LOG_LEVEL": "WARNING",
         "DNS_SERVERS": f"127.0.0.1:{dns.port}",
+        **(extra or {}),  # more settings, without the POSTFLOW_ prefix
     }
     settings = load_settings({f"POSTFLOW_{k}": v for k, v in values.items()})
     key = await bootstrap_async(settings)

@@ -53,13 +53,17 @@ def run_worker(settings: Settings) -> None:
     from commands.signals import run_until_signal
     import temporal_client
     from activities.deps import ActivityDeps
-    from worker import build_worker
+    from worker import build_wait_worker, build_worker, housekeeping
 
     async def main(stop: asyncio.Event) -> None:
         client = await temporal_client.connect(settings)
         deps = ActivityDeps.build(settings)
         try:
-            async with build_worker(client, settings, deps):
+            async with (
+                build_worker(client, settings, deps),
+                build_wait_worker(client, settings, deps),
+                housekeeping(client, deps),
+            ):
                 log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
                 await stop.wait()
         finally:

@@ -78,6 +78,22 @@ class Supervisor:
         proc = self.spawn("temporal", argv, env)
         _wait_port("127.0.0.1", s.temporal_port, proc, "Temporal dev server", 60)
 
+    def start_chroma(self, env: dict[str, str]) -> None:
+        """Embedded Chroma cannot be shared by processes (the API would never see the vectors
+        the worker writes), so without POSTFLOW_CHROMA_URL `up` runs one Chroma server over
+        data_dir/chroma on a free loopback port and points its children at it."""
+        cli = Path(sys.executable).parent / "chroma"
+        if self.settings.chroma_url or not cli.exists():
+            return
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        path = (self.settings.data_dir / "chroma").resolve()
+        argv = [str(cli), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)]
+        proc = self.spawn("chroma", argv, {**env, "ANONYMIZED_TELEMETRY": "False"})
+        _wait_port("127.0.0.1", port, proc, "Chroma", 60)
+        env["POSTFLOW_CHROMA_URL"] = f"http://127.0.0.1:{port}"
+
     def start_services(self, env: dict[str, str]) -> None:
         s = self.settings
         for port, name in ((s.api_port, "API"), (s.smtp_port, "SMTP")):
@@ -155,6 +171,7 @@ def run_up(settings: Settings) -> int:
         new_key = asyncio.run(bootstrap_async(settings))
         if new_key:
             write_admin_key(settings, new_key)
+        sup.start_chroma(env)
         sup.start_services(env)
         print(banner(settings, new_key), flush=True)
         code = sup.watch()

@@ -41,6 +41,7 @@ class AgentActionData(BaseModel):
     action: str
     status: str
     arguments: dict[str, Any]
+    action_id: str | None = None
 
 
 class DomainVerifiedData(BaseModel):
@@ -70,6 +71,8 @@ CATALOGUE: dict[str, tuple[str, type[BaseModel]]] = {
     "message.failed": ("An outbound message failed permanently", DeliveryEventData),
     "message.canceled": ("A scheduled or queued outbound message was canceled", DeliveryEventData),
     "message.awaiting_approval": ("An outbound message waits for human approval", DeliveryEventData),
+    "message.approval_escalated": ("Nobody approved an outbound message in time; it expires "
+                                   "after the same time again", DeliveryEventData),
     "thread.created": ("A new conversation started", ThreadEventData),
     "thread.updated": ("A conversation changed (new message, flags)", ThreadEventData),
     "rule.matched": ("A rule matched a message and ran its actions", RuleMatchedData),

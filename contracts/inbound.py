@@ -24,6 +24,10 @@ class MailSummary(BaseModel):
     category: str | None
     has_otp: bool
     received_at: datetime
+    # The codes themselves, so an OTP wait is answered from the wake-up alone (the pipeline
+    # wakes waits right after extraction, before the message row is even written).
+    otp_codes: list[str] = []
+    code_expiry_seconds: int | None = None
 
 
 class ProcessResult(BaseModel):
@@ -33,6 +37,8 @@ class ProcessResult(BaseModel):
     defects: list[str]
     # Events written (thread.created), for webhook dispatch; empty in histories from before.
     event_ids: list[str] = []
+    # Waits woken by process itself (histories from before ran a notify_waits step instead).
+    woken: list[str] = []
 
 
 class NotifyWaitsResult(BaseModel):

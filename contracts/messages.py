@@ -40,6 +40,15 @@ class ExtractedView(BaseModel):
     code_expiry_seconds: int | None = None
 
 
+class PromptInjectionView(BaseModel):
+    """How likely the message tries to manipulate an AI reader (0–1; flagged from 0.5)."""
+
+    score: float
+    flagged: bool
+    reasons: list[str]
+    llm_checked: bool = False
+
+
 class MessageSummaryView(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
@@ -61,6 +70,9 @@ class MessageSummaryView(BaseModel):
     is_archived: bool
     received_at: datetime
     workflow_id: str | None
+    # Search issue: the injection screening of every inbound message, and the one-line LLM summary.
+    prompt_injection: PromptInjectionView | None = None
+    summary: str | None = None
 
 
 class MessageView(MessageSummaryView):
@@ -80,6 +92,9 @@ class MessageView(MessageSummaryView):
     extracted: ExtractedView
     authentication_results: dict[str, Any] | None
     attachments: list[AttachmentView]
+    # Structured extraction into the inbox's schema (extraction_error when it finally failed).
+    extracted_data: dict[str, Any] | None = None
+    extraction_error: str | None = None
 
 
 class ThreadView(BaseModel):

@@ -40,10 +40,32 @@ class WaitInput(BaseModel):
     expires_at: datetime
 
 
+class WaitOtp(BaseModel):
+    """The code an OTP wait was woken with: enough to answer without reading the message."""
+
+    code: str
+    all_codes: list[str]
+    from_address: str
+    subject: str
+    received_at: datetime
+    code_expiry_seconds: int | None = None
+    trusted: bool | None = None  # None: woken before authentication finished
+
+
 class WaitResult(BaseModel):
     wait_id: str
     status: WaitStatus
     message_id: str | None = None
+    otp: WaitOtp | None = None  # set for OTP waits woken by the pipeline
+
+
+def otp_of_summary(m: MailSummary) -> WaitOtp | None:
+    if not m.otp_codes:
+        return None
+    return WaitOtp(
+        code=m.otp_codes[0], all_codes=list(m.otp_codes), from_address=m.from_address,
+        subject=m.subject, received_at=m.received_at, code_expiry_seconds=m.code_expiry_seconds,
+    )  # fmt: skip
 
 
 class FinishWaitInput(BaseModel):

@@ -51,13 +51,18 @@ class Target:
 
 
 def allowed_networks(settings: Settings) -> list[Network]:
+    return parse_networks(settings.webhook_allow_networks, "webhook_allow_networks")
+
+
+def parse_networks(text: str, setting: str) -> list[Network]:
+    """An operator's comma-separated CIDR allow list (webhooks, BYO SMTP relays)."""
     nets = []
-    for item in settings.webhook_allow_networks.split(","):
+    for item in text.split(","):
         if item.strip():
             try:
                 nets.append(ipaddress.ip_network(item.strip(), strict=False))
             except ValueError as exc:
-                raise ValueError(f"webhook_allow_networks: {item.strip()!r} is not a CIDR") from exc
+                raise ValueError(f"{setting}: {item.strip()!r} is not a CIDR") from exc
     return nets
 
 

@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ingress.peek import peek_headers
 from store import messages
 from store.blobs import BlobStore
-from store.models import Inbox
 
 
 @dataclass(frozen=True)
@@ -31,18 +30,24 @@ async def accept(
     sessionmaker: async_sessionmaker[AsyncSession], blobs: BlobStore, raw: bytes, env: Envelope
 ) -> list[str]:
     """Store `raw` for every target inbox that still exists; returns the new message ids."""
+    return [row.message_id for row in await accept_rows(sessionmaker, blobs, raw, env)]
+
+
+async def accept_rows(
+    sessionmaker: async_sessionmaker[AsyncSession], blobs: BlobStore, raw: bytes, env: Envelope
+) -> list[messages.Inserted]:
+    """`accept`, returning the stored rows (id, org, inbox, received_at, active waits)."""
     sha = await asyncio.to_thread(blobs.put, raw)
     peek = peek_headers(raw)
-    ids: list[str] = []
+    ids: list[messages.Inserted] = []
     async with sessionmaker.begin() as db:
         for inbox_id, rcpt in env.targets.items():
-            inbox = await db.get(Inbox, inbox_id)
-            if inbox is None:  # deleted between RCPT and DATA
-                continue
             row = messages.InboundEnvelope(
                 raw_sha256=sha, size=len(raw), envelope_from=env.mail_from[:320],
                 envelope_to=[rcpt], client_ip=(env.client_ip or "")[:64] or None,
                 helo=(env.helo or "")[:255] or None, **peek,
             )  # fmt: skip
-            ids.append(messages.insert_inbound(db, inbox, row).id)
+            # One statement per inbox; None when the inbox was deleted between RCPT and DATA.
+            if (inserted := await messages.insert_inbound_core(db, inbox_id, row)) is not None:
+                ids.append(inserted)
     return ids

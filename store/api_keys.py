@@ -27,6 +27,7 @@ async def create_key(
     expires_at: datetime | None = None,
     inbox_ids: list[str] | None = None,
     rotated_from_id: str | None = None,
+    requires_approval: bool = False,
 ) -> tuple[ApiKey, str]:
     secret = generate_api_key()
     key = ApiKey(
@@ -40,6 +41,7 @@ async def create_key(
         inbox_ids=inbox_ids,
         expires_at=expires_at,
         rotated_from_id=rotated_from_id,
+        requires_approval=requires_approval,
     )
     session.add(key)
     await session.flush()
@@ -103,6 +105,7 @@ async def rotate_key(session: AsyncSession, key: ApiKey) -> tuple[ApiKey, str]:
         expires_at=key.expires_at,
         inbox_ids=key.inbox_ids,
         rotated_from_id=key.id,
+        requires_approval=key.requires_approval,
     )
     await revoke_key(session, key)
     return new_key, secret

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -39,8 +41,32 @@ def record(
     return entry
 
 
+@dataclass(frozen=True)
+class AuditFilter:
+    """Optional filters; `since` inclusive, `before` exclusive (on the entry's time)."""
+
+    actor_id: str | None = None
+    action: str | None = None
+    resource_id: str | None = None
+    since: datetime | None = None
+    before: datetime | None = None
+
+
 async def list_entries(
-    session: AsyncSession, org_id: str, *, limit: int, after: str | None
-) -> Page[AuditEntry]:
+    session: AsyncSession, org_id: str, *, limit: int, after: str | None,
+    flt: AuditFilter | None = None,
+) -> Page[AuditEntry]:  # fmt: skip
+    """One organization's entries, newest first."""
     stmt = select(AuditEntry).where(AuditEntry.org_id == org_id)
+    if flt is not None:
+        if flt.actor_id is not None:
+            stmt = stmt.where(AuditEntry.actor_id == flt.actor_id)
+        if flt.action is not None:
+            stmt = stmt.where(AuditEntry.action == flt.action)
+        if flt.resource_id is not None:
+            stmt = stmt.where(AuditEntry.resource_id == flt.resource_id)
+        if flt.since is not None:
+            stmt = stmt.where(AuditEntry.created_at >= flt.since)
+        if flt.before is not None:
+            stmt = stmt.where(AuditEntry.created_at < flt.before)
     return await paginate(session, stmt, AuditEntry.id, limit=limit, after=after)

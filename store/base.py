@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -23,9 +24,21 @@ NAMING_CONVENTION = {
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
 
 
+_last_id = 0
+_id_lock = threading.Lock()
+
+
 def new_id(prefix: str) -> str:
-    """`{prefix}_` + a 26-char ULID: ids sort by creation time, so cursors can use them."""
+    """`{prefix}_` + a 26-char ULID: ids sort by creation time, so cursors can use them.
+    Monotonic within a process (the ULID spec's monotonic mode): a second id in the same
+    millisecond is the previous one plus one, so ids made one after another sort in that order
+    (events recorded in one transaction, attachments uploaded together)."""
+    global _last_id
     value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+    with _id_lock:
+        if value >> 80 <= _last_id >> 80:
+            value = _last_id + 1
+        _last_id = value
     chars = []
     for _ in range(26):
         chars.append(_CROCKFORD[value & 31])

@@ -56,6 +56,68 @@ def insert_inbound(session: AsyncSession, inbox: Inbox, env: InboundEnvelope) ->
     return message
 
 
+@dataclass(frozen=True)
+class Inserted:
+    message_id: str
+    org_id: str
+    inbox_id: str
+    received_at: datetime
+    has_waits: bool  # the inbox had an active wait when the row was written
+
+
+async def insert_inbound_core(
+    session: AsyncSession, inbox_id: str, env: InboundEnvelope
+) -> Inserted | None:
+    """The ingress's insert as one Core statement: INSERT ... SELECT from the inbox row, so an
+    inbox deleted since RCPT gets no message (None) without a separate read. RETURNING also
+    says whether the inbox has an active wait (the ingress then wakes OTP waits itself)."""
+    from sqlalchemy import exists, literal
+
+    from store.models import Wait
+
+    msg_id = new_id("msg")
+    now = utcnow()
+    values: dict[str, Any] = {
+        "id": msg_id, "direction": "inbound", "status": "received", "pipeline_state": "pending",
+        "subject": env.subject, "from_address": env.from_address, "from_name": env.from_name,
+        "message_id_header": env.message_id_header, "envelope_from": env.envelope_from,
+        "envelope_to": env.envelope_to, "client_ip": env.client_ip, "helo": env.helo,
+        "size": env.size, "raw_sha256": env.raw_sha256, "received_at": now, "created_at": now,
+        "updated_at": now,
+    }  # fmt: skip
+    cols = Message.__table__.c
+    names = ["org_id", "inbox_id", *values]
+    select_list = [Inbox.org_id, Inbox.id, *(literal(v, type_=cols[k].type) for k, v in values.items())]
+    stmt = (
+        Message.__table__.insert()
+        .from_select(names, select(*select_list).where(Inbox.id == inbox_id),
+                     include_defaults=True)
+        .returning(cols.id, cols.org_id, cols.received_at,
+                   exists().where(Wait.inbox_id == inbox_id, Wait.status == "active"))
+    )  # fmt: skip
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        return None
+    return Inserted(message_id=row[0], org_id=row[1], inbox_id=inbox_id, received_at=row[2],
+                    has_waits=bool(row[3]))  # fmt: skip
+
+
+async def mark_started_many(session: AsyncSession, ids_and_workflows: dict[str, str]) -> None:
+    """pending -> started for a batch handed to Temporal (one statement; the workflow id is
+    derived from the message id, so it is passed per row only to keep one source of truth)."""
+    if not ids_and_workflows:
+        return
+    from sqlalchemy import case
+
+    table = Message.__table__
+    await session.execute(
+        table.update()  # Core: no ORM session synchronisation for a batch
+        .where(table.c.id.in_(list(ids_and_workflows)), table.c.pipeline_state == "pending")
+        .values(pipeline_state="started",
+                workflow_id=case(ids_and_workflows, value=table.c.id))
+    )  # fmt: skip
+
+
 async def set_pipeline_state(
     session: AsyncSession, message_id: str, state: str, *, workflow_id: str | None = None
 ) -> None:
@@ -101,6 +163,8 @@ class MessageFilter:
     subject: str | None = None
     category: str | None = None
     unread: bool | None = None
+    # Only messages screened with a prompt-injection score at or below this (search issue).
+    injection_max_score: float | None = None
 
 
 def _contains(column: Any, needle: str) -> Any:
@@ -122,6 +186,9 @@ async def list_for_inbox(
     )
     if flt.direction:
         stmt = stmt.where(Message.direction == flt.direction)
+    if flt.injection_max_score is not None:
+        score = Message.analysis["prompt_injection"]["score"].as_float()
+        stmt = stmt.where(score.is_not(None), score <= flt.injection_max_score)
     if flt.since:
         stmt = stmt.where(Message.received_at >= flt.since)
     if flt.from_:
@@ -158,7 +225,21 @@ def summary_of(m: Message) -> MailSummary:
         message_id=m.id, org_id=m.org_id, inbox_id=m.inbox_id, thread_id=m.thread_id,
         from_address=m.from_address, from_name=m.from_name, subject=m.subject,
         category=m.category, has_otp=bool(codes), received_at=m.received_at,
+        otp_codes=[c["code"] for c in codes],
+        code_expiry_seconds=(m.extracted or {}).get("code_expiry_seconds"),
     )  # fmt: skip
+
+
+async def pipeline_head(session: AsyncSession, message_id: str) -> Any:
+    """What the pipeline needs before parsing (one narrow read): raw_sha256, org_id, inbox_id,
+    received_at. NotFound when the message was deleted."""
+    row = (await session.execute(
+        select(Message.raw_sha256, Message.org_id, Message.inbox_id, Message.received_at)
+        .where(Message.id == message_id)
+    )).first()  # fmt: skip
+    if row is None:
+        raise NotFound("message not found")
+    return row
 
 
 async def delete_message(session: AsyncSession, msg: Message) -> None:

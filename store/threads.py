@@ -85,7 +85,6 @@ async def assign_thread(session: AsyncSession, msg: Message) -> tuple[Thread, bo
         select(Inbox.id).where(Inbox.id == msg.inbox_id).with_for_update(key_share=True)
     )
     normalized = normalize_subject(msg.subject or "")
-    created = False
     if msg.thread_id:
         thread = await session.get(Thread, msg.thread_id)
         if thread is not None:
@@ -93,27 +92,31 @@ async def assign_thread(session: AsyncSession, msg: Message) -> tuple[Thread, bo
     thread_id = await _by_references(session, msg) or await _by_subject(session, msg, normalized)
     thread = await session.get(Thread, thread_id) if thread_id else None
     if thread is None:
+        # Created complete (one INSERT, no UPDATE after it).
         thread = Thread(
             id=new_id("thr"), org_id=msg.org_id, inbox_id=msg.inbox_id, subject=msg.subject or "",
-            normalized_subject=normalized[:500], participants=[], message_count=0,
-            last_message_at=msg.received_at, snippet="", last_direction=msg.direction,
-            has_attachments=False,
+            normalized_subject=normalized[:500],
+            participants=list(dict.fromkeys(_participants(msg)))[:MAX_PARTICIPANTS],
+            message_count=1, last_message_at=msg.received_at, snippet=msg.snippet,
+            last_direction=msg.direction, has_attachments=msg.has_attachments,
         )  # fmt: skip
         session.add(thread)
         # No ORM relationship orders these writes: insert the thread before the message points at it.
         await session.flush([thread])
-        created = True
+        msg.thread_id = thread.id
+        await session.flush()
+        return thread, True
     msg.thread_id = thread.id
     thread.message_count += 1
     merged = list(dict.fromkeys(thread.participants + _participants(msg)))
     thread.participants = merged[:MAX_PARTICIPANTS]
     thread.has_attachments = thread.has_attachments or msg.has_attachments
-    if msg.received_at >= thread.last_message_at or created:
+    if msg.received_at >= thread.last_message_at:
         thread.last_message_at = msg.received_at
         thread.snippet = msg.snippet
         thread.last_direction = msg.direction
     await session.flush()
-    return thread, created
+    return thread, False
 
 
 async def list_threads(

@@ -27,7 +27,16 @@ def _summary_fields(m: Message) -> dict[str, Any]:
         snippet=m.snippet, category=m.category, labels=list(m.labels or []),
         has_attachments=m.has_attachments, is_read=m.is_read, is_starred=m.is_starred,
         is_archived=m.is_archived, received_at=m.received_at, workflow_id=m.workflow_id,
+        **_ai_fields(m),
     )  # fmt: skip
+
+
+def _ai_fields(m: Message) -> dict[str, Any]:
+    """Search issue: what the screening and LLM steps stored in `analysis`."""
+    analysis = m.analysis or {}
+    screening = analysis.get("prompt_injection")
+    return {"prompt_injection": screening if isinstance(screening, dict) else None,
+            "summary": analysis.get("summary")}  # fmt: skip
 
 
 def message_summary(m: Message) -> MessageSummaryView:
@@ -50,6 +59,8 @@ def message_view(m: Message, attachments: list[Attachment]) -> MessageView:
         size=m.size, sent_at=m.sent_at, extracted=ExtractedView(**(m.extracted or {})),
         authentication_results=m.authentication_results,
         attachments=[attachment_view(a) for a in attachments],
+        extracted_data=(m.analysis or {}).get("extracted_data"),
+        extraction_error=(m.analysis or {}).get("extraction_error"),
     )  # fmt: skip
 
 

@@ -37,12 +37,16 @@ async def create_for_events(
 ) -> list[WebhookDelivery]:
     """The delivery of each event to each enabled endpoint of its org that subscribes to it;
     existing ones are returned as they are (a retried dispatch creates nothing twice)."""
-    events = list((await session.scalars(select(Event).where(Event.id.in_(event_ids)))).all())
-    if not events:
+    if not event_ids:
         return []
+    # Endpoints first (one statement): most organizations have none, and then that is all.
+    orgs = select(Event.org_id).where(Event.id.in_(event_ids)).scalar_subquery()
     endpoints = (await session.scalars(select(WebhookEndpoint).where(
-        WebhookEndpoint.org_id.in_({e.org_id for e in events}), WebhookEndpoint.enabled.is_(True),
+        WebhookEndpoint.org_id.in_(orgs), WebhookEndpoint.enabled.is_(True),
     ))).all()  # fmt: skip
+    if not endpoints:
+        return []
+    events = list((await session.scalars(select(Event).where(Event.id.in_(event_ids)))).all())
     pairs = [(e, ep) for e in events for ep in endpoints
              if ep.org_id == e.org_id and matches(ep, e)]  # fmt: skip
     return await _ensure(session, pairs, workflow_id_for)
@@ -287,3 +291,32 @@ def _percentile(sorted_values: list[int], p: float) -> int | None:
     if not sorted_values:
         return None
     return sorted_values[max(0, math.ceil(p * len(sorted_values)) - 1)]
+
+
+async def overdue(
+    session: AsyncSession, *, grace: timedelta, limit: int = 200
+) -> list[WebhookDelivery]:
+    """Pending deliveries whose next attempt is more than `grace` overdue, oldest first: their
+    workflow is backlogged, or it never started (dispatch committed the row, then the start
+    failed). The delivery reconciler tells these apart by asking Temporal."""
+    cutoff = utcnow() - grace
+    stmt = select(WebhookDelivery).where(
+        WebhookDelivery.status == PENDING, WebhookDelivery.next_attempt_at <= cutoff
+    ).order_by(WebhookDelivery.next_attempt_at).limit(limit)  # fmt: skip
+    return list((await session.scalars(stmt)).all())
+
+
+async def pending_in_range(
+    session: AsyncSession, org_id: str, endpoint_id: str, since: datetime, until: datetime
+) -> list[WebhookDelivery]:
+    """The endpoint's deliveries still pending (their workflow is running) among the events of
+    [since, until): a replay leaves them to their running workflow and says so."""
+    stmt = (
+        select(WebhookDelivery)
+        .join(Event, Event.id == WebhookDelivery.event_id)
+        .where(WebhookDelivery.org_id == org_id, WebhookDelivery.endpoint_id == endpoint_id,
+               WebhookDelivery.status == PENDING, Event.created_at >= since,
+               Event.created_at < until)
+        .order_by(WebhookDelivery.event_id)
+    )  # fmt: skip
+    return list((await session.scalars(stmt)).all())

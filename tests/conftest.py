@@ -77,6 +77,26 @@ def session_dns() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
+def llm_server() -> Iterator[Any]:
+    """The session's local OpenAI-compatible LLM (tests/helpers/llm_server.py). The session
+    settings do not point at it (AI features stay off elsewhere); tests that need an LLM build
+    their own settings/worker/app with `llm_settings(settings, llm_server)` and script answers.
+    Unscripted calls answer HTTP 500, so an unexpected LLM call is visible."""
+    from tests.helpers.llm_server import LLMServer
+
+    with LLMServer() as server:
+        yield server
+
+
+def llm_settings(base: Settings, server: Any, **overrides: Any) -> Settings:
+    """`base` with the LLM pointed at `server` (litellm `openai/<name>` over real HTTP)."""
+    return base.model_copy(update={
+        "llm_model": "openai/scripted", "llm_api_base": server.base_url, "llm_timeout_seconds": 10.0,
+        **overrides,
+    })  # fmt: skip
+
+
+@pytest.fixture(scope="session")
 def settings(
     pg: tuple[str, str], temporal_env: WorkflowEnvironment, tmp_path_factory: Any, session_dns: Any
 ) -> Settings:
@@ -93,6 +113,7 @@ def settings(
         # Test receivers are local HTTP servers: allow them explicitly, as an operator would.
         webhook_allow_http=True,
         webhook_allow_networks="127.0.0.0/8",
+        smtp_allow_networks="127.0.0.0/8",  # SMTP sinks of BYO-relay tests are on loopback
     )
 
 
@@ -108,24 +129,19 @@ async def superadmin_key(settings: Settings) -> str:
 
 @pytest.fixture(scope="session")
 async def worker(settings: Settings, temporal_env: WorkflowEnvironment, superadmin_key: str) -> AsyncIterator[Any]:
-    from activities.deps import ActivityDeps
-    from worker import build_worker
+    from tests.helpers.stack import running_worker
 
-    deps = ActivityDeps.build(settings)
-    async with build_worker(temporal_env.client, settings, deps) as w:
+    async with running_worker(temporal_env.client, settings) as w:
         yield w
-    await deps.close()
 
 
 @pytest.fixture(scope="session")
 async def api(settings: Settings, superadmin_key: str) -> AsyncIterator[httpx.AsyncClient]:
     """The real app over HTTP (its own thread and loop), with an httpx client."""
-    from api.app import create_app
-    from tests.helpers.http_server import serve
+    from tests.helpers.stack import served_api
 
-    with serve(create_app(settings)) as base_url:
-        async with httpx.AsyncClient(base_url=base_url, timeout=330) as client:
-            yield client
+    async with served_api(settings, timeout=330) as client:
+        yield client
 
 
 @pytest.fixture(scope="session")

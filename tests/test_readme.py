@@ -28,3 +28,10 @@ def test_readme_lists_the_whole_event_catalogue() -> None:
 
     missing = [t for t in CATALOGUE if f"| `{t}` |" not in README]
     assert missing == []
+
+
+def test_readme_lists_every_scope() -> None:
+    from contracts.scopes import SCOPES
+
+    missing = [s for s in SCOPES if f"`{s}`" not in README]
+    assert missing == []

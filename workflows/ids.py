@@ -14,3 +14,15 @@ def wait(wait_id: str) -> str:
 
 def webhook_delivery(delivery_id: str) -> str:
     return f"WebhookDelivery/{delivery_id}"
+
+
+def outbound(message_id: str) -> str:
+    return f"OutboundMail/{message_id}"
+
+
+def follow_up(sequence_id: str) -> str:
+    return f"FollowUp/{sequence_id}"
+
+
+def agent_run(run_id: str) -> str:
+    return f"AgentRun/{run_id}"

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         WaitInput,
         WaitResult,
         matches,
+        otp_of_summary,
     )
 
 _RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10))
@@ -66,7 +67,10 @@ class WaitForMailWorkflow:
     def mail_arrived(self, summary: MailSummary) -> None:
         inp = self._input
         if self._result is None and inp is not None and matches(inp.kind, inp.filters, summary, inp.since):
-            self._result = WaitResult(wait_id=inp.wait_id, status="matched", message_id=summary.message_id)
+            # The code travels in the result: the API answers an OTP wait without a read.
+            otp = otp_of_summary(summary) if inp.kind == "otp" else None
+            self._result = WaitResult(wait_id=inp.wait_id, status="matched",
+                                      message_id=summary.message_id, otp=otp)  # fmt: skip
 
     @workflow.update(name=UPDATE_RESULT)
     async def result(self) -> WaitResult:

@@ -12,6 +12,7 @@ from litestar.params import Parameter
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.actions import inboxes as inbox_actions
 from api.audit import audit_action
 from api.auth import Principal, requires
 from api.pagination import DEFAULT_LIMIT, MAX_LIMIT, ListResponse, decode_cursor, to_list_response
@@ -76,11 +77,8 @@ class InboxController(Controller):
     ) -> InboxWithWebhookOut:
         if data.webhook is not None:
             check_inbox_webhook(principal, state, data.webhook)
-        inbox = await inboxes.create_inbox(
-            db, principal.scope, local_part=data.local_part, name=data.name,
-            domain_name=data.domain, department_id=principal.scope.department_id,
-        )  # fmt: skip
-        audit_action(db, principal, "inbox.create", resource_type="inbox", resource_id=inbox.id)
+        inbox = await inbox_actions.create(db, principal, local_part=data.local_part,
+                                           name=data.name, domain=data.domain)  # fmt: skip
         hook = None
         if data.webhook is not None:
             hook = await apply_inbox_webhook(db, principal, state, inbox, data.webhook)
@@ -94,9 +92,7 @@ class InboxController(Controller):
         limit: int = Parameter(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
         cursor: str | None = Parameter(default=None, max_length=200),
     ) -> ListResponse[InboxOut]:
-        page = await inboxes.list_inboxes(
-            db, principal.scope, limit=limit, after=decode_cursor(cursor)
-        )
+        page = await inbox_actions.list_visible(db, principal, limit=limit, after=decode_cursor(cursor))
         return ListResponse[InboxOut](**to_list_response(page, InboxOut.of))
 
     @get("/{inbox_id:str}", guards=[requires("mail.read", "inboxes.manage")], summary="Read an inbox")

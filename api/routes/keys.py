@@ -26,6 +26,10 @@ class ApiKeyCreate(BaseModel):
     scopes: list[str] = Field(min_length=1, max_length=32)
     expires_in_days: int | None = Field(None, ge=1, le=3650)
     inbox_ids: list[str] | None = Field(None, max_length=1000)
+    requires_approval: bool = Field(
+        False, description="Every send composed with this key waits in awaiting_approval until "
+        "another key or user with mail.approve approves it.",
+    )  # fmt: skip
 
     @field_validator("scopes")
     @classmethod
@@ -46,6 +50,7 @@ class ApiKeyOut(BaseModel):
     last_used_at: datetime | None
     created_at: datetime
     revoked: bool
+    requires_approval: bool = False
 
     @classmethod
     def of(cls, k: ApiKey) -> ApiKeyOut:
@@ -53,6 +58,7 @@ class ApiKeyOut(BaseModel):
             id=k.id, name=k.name, prefix=k.prefix, scopes=k.scopes, inbox_ids=k.inbox_ids,
             expires_at=k.expires_at, revoked_at=k.revoked_at, last_used_at=k.last_used_at,
             created_at=k.created_at, revoked=k.revoked_at is not None,
+            requires_approval=bool(k.requires_approval),
         )  # fmt: skip
 
 
@@ -97,9 +103,12 @@ class ApiKeyController(Controller):
         user = await db.get(User, principal.user_id)
         assert user is not None
         expires = utcnow() + timedelta(days=data.expires_in_days) if data.expires_in_days else None
+        # A key whose sends need approval cannot mint one whose sends do not.
+        caller = await db.get(ApiKey, principal.key_id)
+        requires_approval = data.requires_approval or bool(caller and caller.requires_approval)
         key, secret = await api_keys.create_key(
             db, org_id=principal.org_id, user=user, name=data.name, scopes=data.scopes,
-            expires_at=expires, inbox_ids=data.inbox_ids,
+            expires_at=expires, inbox_ids=data.inbox_ids, requires_approval=requires_approval,
         )  # fmt: skip
         audit_action(db, principal, "api_key.create", resource_type="api_key", resource_id=key.id)
         return ApiKeyCreated(**ApiKeyOut.of(key).model_dump(), api_key=secret)

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from api.auth import Principal
 from api.pagination import MAX_LIMIT
+from api.routes.discovery import agent_capabilities
 from contracts.scopes import SCOPES
 from settings import Settings
 
@@ -74,4 +75,25 @@ async def capabilities(state: State) -> dict[str, Any]:
         "smtp": {"host": settings.smtp_host, "port": settings.smtp_port},
         "default_domain": settings.default_domain,
         "outbound_transport": settings.outbound_transport,
+        "sending": {
+            "max_schedule_days": settings.outbound_max_schedule_days,
+            "max_recipients_per_send": settings.outbound_max_recipients,
+            "max_attachment_bytes": settings.outbound_max_attachment_bytes,
+            "retry_hours": settings.outbound_retry_hours,
+            "idempotency": "Idempotency-Key header; kept as long as the message exists",
+            # Server defaults, counted in recipients (0: no limit); an organization or inbox may
+            # override them with settings.send_limits.
+            "rate_limits": {
+                "unit": "recipients",
+                "inbox_hourly": settings.send_limit_hourly,
+                "inbox_daily": settings.send_limit_daily,
+                "org_hourly": settings.org_send_limit_hourly,
+                "org_daily": settings.org_send_limit_daily,
+                "windows": "fixed hours and UTC days; 0 means no limit; settings.send_limits "
+                           "({hourly, daily}) on the org or inbox overrides these defaults",
+                "headers": "every send answers X-RateLimit-Limit/Remaining/Reset; 429 with "
+                           "Retry-After when a window is full",
+            },
+        },
+        **agent_capabilities(settings),
     }

@@ -8,7 +8,7 @@ message satisfies every active wait it matches.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
 from litestar import Controller, get, post
@@ -19,28 +19,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.service import RPCError
 
 from api.actions import waits as wait_actions
+from api.actions.waits import OtpView, otp_of, otp_of_result
 from api.auth import Principal, requires
-from api.errors import ApiError
 from contracts.messages import MessageView
 from contracts.waits import WaitFilters, WaitResult
 from store import messages, waits
-from store.models import Message, Wait
+from store.models import Wait
 from store.views import message_view
 from temporal_client import LazyClient
 
 MAX_BLOCKING = 300
 MAX_DURABLE = 7 * 24 * 3600
-
-
-class OtpView(BaseModel):
-    code: str
-    all_codes: list[str]
-    from_: str = Field(alias="from")
-    subject: str
-    expires: datetime | None
-    email_id: str
-    trusted: bool | None = Field(description="false: DMARC failed; null: not yet authenticated")
-    model_config = ConfigDict(populate_by_name=True)
 
 
 class WaitCreate(BaseModel):
@@ -66,30 +55,8 @@ class WaitView(BaseModel):
     otp: OtpView | None = None
 
 
-def otp_of(m: Message) -> OtpView:
-    codes = (m.extracted or {}).get("otp_codes") or []
-    expiry = (m.extracted or {}).get("code_expiry_seconds")
-    return OtpView(
-        code=codes[0]["code"] if codes else "", all_codes=[c["code"] for c in codes],
-        from_=m.from_address, subject=m.subject, email_id=m.id, trusted=codes[0]["trusted"] if codes else None,
-        expires=m.received_at + timedelta(seconds=expiry) if expiry else None,
-    )  # fmt: skip
-
-
 def _filters(from_: str | None, subject: str | None, category: str | None, has_otp: bool | None) -> WaitFilters:
     return WaitFilters(from_=from_, subject=subject, category=category, has_otp=has_otp)
-
-
-async def _blocking(state: State, principal: Principal, inbox_id: str, kind: Literal["mail", "otp"],
-                    filters: WaitFilters, since: datetime | None, timeout: int) -> Message:  # fmt: skip
-    inp = await wait_actions.create(state.sessionmaker, principal, inbox_id=inbox_id, kind=kind,
-                                    filters=filters, since=since, timeout_seconds=timeout)  # fmt: skip
-    result = await wait_actions.start_and_await(state.temporal, state.settings, inp)
-    if result.status != "matched" or result.message_id is None:
-        raise ApiError(408, "wait_timeout", f"no matching message within {timeout}s",
-                       [{"field": "timeout", "message": f"{timeout}s elapsed"}])  # fmt: skip
-    async with state.sessionmaker() as session:
-        return await messages.get_message(session, principal.scope, result.message_id)
 
 
 Timeout = Parameter(default=30, ge=1, le=MAX_BLOCKING, description="seconds (max 300)")
@@ -108,10 +75,10 @@ class WaitController(Controller):
         category: str | None = Parameter(default=None, max_length=30),
         has_otp: bool | None = None, since: datetime | None = None, timeout: int = Timeout,
     ) -> MessageView:  # fmt: skip
-        m = await _blocking(state, principal, inbox_id, "mail",
-                            _filters(from_, subject, category, has_otp), since, timeout)  # fmt: skip
-        async with state.sessionmaker() as session:
-            return message_view(m, await messages.attachments_of(session, m))
+        return await wait_actions.wait_for_mail(
+            state.sessionmaker, state.temporal, state.settings, principal, inbox_id=inbox_id,
+            filters=_filters(from_, subject, category, has_otp), since=since, timeout_seconds=timeout,
+        )  # fmt: skip
 
     @get("/inboxes/{inbox_id:str}/otp", summary="Block until a one-time code arrives (408 on timeout)")
     async def wait_otp(
@@ -121,9 +88,10 @@ class WaitController(Controller):
         category: str | None = Parameter(default=None, max_length=30),
         since: datetime | None = None, timeout: int = Timeout,
     ) -> OtpView:  # fmt: skip
-        m = await _blocking(state, principal, inbox_id, "otp",
-                            _filters(from_, subject, category, True), since, timeout)  # fmt: skip
-        return otp_of(m)
+        return await wait_actions.wait_for_otp(
+            state.sessionmaker, state.temporal, state.settings, principal, inbox_id=inbox_id,
+            filters=_filters(from_, subject, category, True), since=since, timeout_seconds=timeout,
+        )  # fmt: skip
 
     @post("/waits", summary="Start a durable wait; returns its id at once")
     async def create_wait(self, data: WaitCreate, state: State, principal: Principal) -> WaitView:
@@ -147,7 +115,18 @@ class WaitController(Controller):
             if result is not None and row.status == "active":
                 # The workflow answered before its bookkeeping activity committed the row.
                 row.status, row.message_id = result.status, result.message_id
-            return await _view(session, principal, row)
+            return await _view(session, principal, row, result, state.temporal)
+
+
+async def _state(temporal: LazyClient, workflow_id: str) -> WaitResult | None:
+    """The wait workflow's result, by query (None if it cannot answer)."""
+    try:
+        client = await temporal.get()
+        return await client.get_workflow_handle(workflow_id).query(  # type: ignore[no-any-return]
+            "get_state", result_type=WaitResult
+        )
+    except RPCError:
+        return None
 
 
 async def _long_poll(temporal: LazyClient, wait_id: str, seconds: int) -> WaitResult | None:
@@ -157,7 +136,10 @@ async def _long_poll(temporal: LazyClient, wait_id: str, seconds: int) -> WaitRe
         return None
 
 
-async def _view(session: AsyncSession, principal: Principal, w: Wait) -> WaitView:
+async def _view(
+    session: AsyncSession, principal: Principal, w: Wait, result: WaitResult | None = None,
+    temporal: LazyClient | None = None,
+) -> WaitView:  # fmt: skip
     view = WaitView(
         id=w.id, inbox_id=w.inbox_id, kind=w.kind, status=w.status, filters=w.filters,
         since=w.since, expires_at=w.expires_at, workflow_id=w.workflow_id, message_id=w.message_id,
@@ -166,4 +148,10 @@ async def _view(session: AsyncSession, principal: Principal, w: Wait) -> WaitVie
         m = await messages.get_message(session, principal.scope, w.message_id)
         view.message = message_view(m, await messages.attachments_of(session, m))
         view.otp = otp_of(m) if w.kind == "otp" else None
+        if view.otp is not None and not view.otp.code:
+            # Woken right after extraction: the code is in the wait's result before the
+            # pipeline has stored it on the message.
+            if (result is None or result.otp is None) and temporal is not None:
+                result = await _state(temporal, w.workflow_id)
+            view.otp = (otp_of_result(result) if result else None) or view.otp
     return view

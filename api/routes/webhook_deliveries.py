@@ -89,10 +89,19 @@ class ReplayIn(BaseModel):
     limit: int = Field(1000, ge=1, le=1000, description="at most this many events, oldest first")
 
 
+class RunningOut(BaseModel):
+    delivery_id: str
+    workflow_id: str
+
+
 class ReplayOut(BaseModel):
     delivery_ids: list[str]
     workflow_ids: list[str]
     count: int
+    already_running: list[RunningOut] = Field(
+        default_factory=list,
+        description="deliveries of the range still running: not restarted, their schedule goes on",
+    )
 
 
 class EndpointHealthOut(BaseModel):
@@ -140,6 +149,21 @@ async def visible_delivery(
     except NotFound:
         raise NotFound("webhook delivery not found", field="delivery_id") from None
     return found, endpoint
+
+
+async def _running(state: State, workflow_id: str) -> bool:
+    """Whether the delivery's workflow is running now (False if it never started or ended)."""
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.service import RPCError, RPCStatusCode
+
+    client = await state.temporal.get()
+    try:
+        desc = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return desc.status == WorkflowExecutionStatus.RUNNING
 
 
 def _enabled(endpoint: WebhookEndpoint, field: str) -> None:
@@ -191,6 +215,12 @@ class WebhookDeliveryController(Controller):
     ) -> RetryOut:
         found, endpoint = await visible_delivery(db, principal, delivery_id)
         _enabled(endpoint, "delivery_id")
+        if found.status == webhook_deliveries.PENDING and await _running(state, found.workflow_id):
+            raise ApiError(409, errors.CONFLICT,
+                           f"the delivery is still running as {found.workflow_id}; its schedule "
+                           "continues (retry once it has succeeded, failed or been canceled)",
+                           [{"field": "delivery_id", "message": "still running",
+                             "workflow_id": found.workflow_id}])  # fmt: skip
         workflow_id = await delivery_actions.retry_delivery(
             state.sessionmaker, state.temporal, state.settings, found.id, org_id=principal.org_id
         )
@@ -204,9 +234,15 @@ class WebhookDeliveryController(Controller):
         endpoint = await webhooks.get_endpoint(db, principal.scope, webhook_id)
         _enabled(endpoint, "webhook_id")
         since, until = replay_range(data)
+        running = await webhook_deliveries.pending_in_range(
+            db, principal.org_id, endpoint.id, since, until
+        )
         delivery_ids = await delivery_actions.replay(
             state.sessionmaker, state.temporal, state.settings, principal.org_id, endpoint.id,
             since, until, limit=data.limit,
         )  # fmt: skip
+        joined = [d for d in running if d.id in set(delivery_ids)]
         return ReplayOut(delivery_ids=delivery_ids, count=len(delivery_ids),
-                         workflow_ids=[ids.webhook_delivery(d) for d in delivery_ids])  # fmt: skip
+                         workflow_ids=[ids.webhook_delivery(d) for d in delivery_ids],
+                         already_running=[RunningOut(delivery_id=d.id, workflow_id=d.workflow_id)
+                                          for d in joined])  # fmt: skip

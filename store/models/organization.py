@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import false as sql_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, JSONType, utcnow
@@ -64,4 +65,8 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(nullable=True)
     rotated_from_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # Every send composed with this key waits for approval by someone else (outbound issue).
+    requires_approval: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=sql_false()
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

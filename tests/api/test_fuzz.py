@@ -44,7 +44,7 @@ from tests.helpers.fuzz import (
 OPENAPI_PATH = "/docs/openapi.json"
 
 # Generated examples per operation, split between valid and invalid data.
-MAX_EXAMPLES = 30
+MAX_EXAMPLES = 20
 # DELETEs hit random ids (404) anyway; a few are enough, and they must not starve the tenant.
 DELETE_EXAMPLES = 5
 # Without a key every request is refused by the middleware, before any handler runs.

@@ -193,6 +193,7 @@ async def test_repeated_hand_off_never_processes_twice(
 
     row = await eventually(done_row)
     handle = temporal_env.client.get_workflow_handle(f"InboundMail/{row.id}")
+    await handle.result()  # `done` is set before the pipeline's last steps (auth, indexing)
     first = await handle.describe()
     from ingress.handoff import Handoff
 

@@ -150,3 +150,10 @@ def test_blob_path_for_rejects_non_hex_names(tmp_path: Path, name: str) -> None:
         blobs.get(name)
     with pytest.raises(ValueError):
         blobs.exists(name)
+
+
+def test_ids_made_one_after_another_sort_in_that_order() -> None:
+    from store.base import new_id
+
+    ids = [new_id("evt") for _ in range(2000)]  # many share a millisecond
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)

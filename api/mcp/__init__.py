@@ -1,0 +1,1 @@
+"""Postflow's MCP server: JSON-RPC framing, sessions, the tool registry and method dispatch."""
