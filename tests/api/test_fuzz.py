@@ -44,11 +44,15 @@ from tests.helpers.fuzz import (
 OPENAPI_PATH = "/docs/openapi.json"
 
 # Generated examples per operation, split between valid and invalid data.
-MAX_EXAMPLES = 20
+MAX_EXAMPLES = 30
 # DELETEs hit random ids (404) anyway; a few are enough, and they must not starve the tenant.
 DELETE_EXAMPLES = 5
 # Without a key every request is refused by the middleware, before any handler runs.
 UNAUTHENTICATED_EXAMPLES = 5
+# A valid request to the SSE stream stays open until the fuzzer's own deadline (~4.5 s):
+# its parameters are validated before the first frame, so a few examples cover it.
+STREAM_OPERATIONS = {"GET /v1/events/stream"}
+STREAM_EXAMPLES = 3
 
 SUPERADMIN_OPERATIONS = {"POST /v1/orgs"}
 # Also fuzzed with the seeded inbox's id, so query and body inputs get past the 404. Not the
@@ -150,6 +154,7 @@ def test_fuzz_with_tenant_admin_key_never_5xx(
         if op.label in ON_AN_INBOX:
             strategy = st.one_of(strategy, cases(op, path_parameters={"inbox_id": fuzz_inbox_id}))
         budget = DELETE_EXAMPLES if op.method.upper() == "DELETE" else MAX_EXAMPLES
+        budget = STREAM_EXAMPLES if op.label in STREAM_OPERATIONS else budget
         failures.append(fuzz(op, strategy, budget, check))
     _report(failures)
     _tenant_still_works(fuzz_schema, fuzz_tenant.headers)

@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import re
-import subprocess
 import time
 import uuid
 from collections import Counter
@@ -37,7 +36,7 @@ from settings import Settings
 from store.models import Message
 from tests.conftest import Tenant, create_inbox
 from tests.helpers.activity_failures import ActivityFailures
-from tests.helpers.processes import base_env, spawn, stop
+from tests.helpers.processes import spawn_workers, stop
 
 SKIP_SUFFIXES = {".json", ".md"}
 SKIP_NAMES = {".gitattributes"}
@@ -201,22 +200,6 @@ async def send_batch(port: int, rcpt: str, batch: list[tuple[str, bytes]], out: 
                 await smtp.quit()
             except aiosmtplib.SMTPException:
                 smtp.close()
-
-
-def spawn_workers(settings: Settings, n: int, logdir: Path) -> list[subprocess.Popen[bytes]]:
-    """`python -m commands worker` processes configured like the session's in-process worker."""
-    assert settings.master_key is not None
-    env = base_env(
-        POSTFLOW_DATABASE_URL=settings.database_url,
-        POSTFLOW_TEMPORAL_ADDRESS=settings.temporal_address,
-        POSTFLOW_TASK_QUEUE=settings.task_queue,
-        POSTFLOW_DATA_DIR=str(settings.data_dir),
-        POSTFLOW_BLOB_DIR=str(settings.blobs_path),
-        POSTFLOW_MASTER_KEY=settings.master_key.get_secret_value(),
-        POSTFLOW_DNS_SERVERS=settings.dns_servers,
-        POSTFLOW_LOG_LEVEL="WARNING",
-    )
-    return [spawn("worker", env, logdir / f"worker-{i}.log") for i in range(n)]
 
 
 async def pipeline_states(sessionmaker: Any, inbox_id: str) -> dict[str, str]:

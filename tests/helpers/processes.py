@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -73,3 +74,19 @@ def stop(procs: list[subprocess.Popen[bytes]], sig: int = signal.SIGTERM, timeou
             p.kill()
             codes.append(p.wait())
     return codes
+
+
+def spawn_workers(settings: Any, n: int, logdir: Path) -> list[subprocess.Popen[bytes]]:
+    """`python -m commands worker` processes configured like the session's in-process worker."""
+    assert settings.master_key is not None
+    env = base_env(
+        POSTFLOW_DATABASE_URL=settings.database_url,
+        POSTFLOW_TEMPORAL_ADDRESS=settings.temporal_address,
+        POSTFLOW_TASK_QUEUE=settings.task_queue,
+        POSTFLOW_DATA_DIR=str(settings.data_dir),
+        POSTFLOW_BLOB_DIR=str(settings.blobs_path),
+        POSTFLOW_MASTER_KEY=settings.master_key.get_secret_value(),
+        POSTFLOW_DNS_SERVERS=settings.dns_servers,
+        POSTFLOW_LOG_LEVEL="WARNING",
+    )
+    return [spawn("worker", env, logdir / f"worker-{i}.log") for i in range(n)]

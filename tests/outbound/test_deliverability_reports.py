@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from mailparse.reports import BounceReport, ComplaintReport, build_verp, classif
 from store.base import new_id
 from store.models import DeliveryEvent, Event, Message, Suppression
 from tests.conftest import Tenant, create_inbox, make_tenant
+from tests.helpers.processes import spawn_workers, stop
 import aiosmtplib
 
 # ~920 reports through SMTP and the whole pipeline in one module fixture: minutes on 2 cores.
@@ -43,6 +46,7 @@ AUTO_REPLIES = {"bounces/sisimai/dos/rfc3834-01.eml", "bounces/sisimai/mac/rfc38
 _STATUS_FIELD_RE = re.compile(r"^Status:\s*([245]\.\d{1,3}\.\d{1,3})", re.I | re.M)
 _QUEUED_RE = re.compile(r"queued as (msg_[0-9a-z]+)")
 PLACEHOLDER = "recipient@example.com"
+EXTRA_WORKERS = max(1, (os.cpu_count() or 2) - 1)
 
 
 def _norm(address: str) -> str:
@@ -125,9 +129,12 @@ async def suppressed(sessionmaker: Any, org_id: str) -> dict[str, Suppression]:
 
 @pytest.fixture(scope="module")
 async def corpus_run(api: httpx.AsyncClient, superadmin_key: str, worker: Any, ingress: Any,
-                     temporal_env: Any, sessionmaker: Any) -> dict[str, Any]:  # fmt: skip
+                     temporal_env: Any, sessionmaker: Any, settings: Any,
+                     tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, Any]]:  # fmt: skip
     """Every report file delivered once (8 SMTP clients at a time); per file: the outbound
-    message it is about and the delivery events the pipeline recorded for it."""
+    message it is about and the delivery events the pipeline recorded for it. Worker OS
+    processes on the session's task queue share the pipelines with the in-process worker, as
+    production runs a worker apart from the ingress (one process is bound to one core)."""
     tenant = await make_tenant(api, superadmin_key, name="Corpus bounces")
     inbox = await create_inbox(api, tenant, local_part="corpus-sender")
     domain = inbox["address"].split("@")[1]
@@ -143,9 +150,13 @@ async def corpus_run(api: httpx.AsyncClient, superadmin_key: str, worker: Any, i
         return key, {"message_id": msg_id, "report_id": report_id, "verp_rcpt": rcpts[0],
                      "events": await events_of(sessionmaker, msg_id)}  # fmt: skip
 
-    results = dict(await asyncio.gather(*(one(k) for k in FILES)))
-    return {"tenant": tenant, "inbox": inbox, "files": results,
-            "suppressed": await suppressed(sessionmaker, tenant.org_id)}  # fmt: skip
+    workers = spawn_workers(settings, EXTRA_WORKERS, tmp_path_factory.mktemp("report-workers"))
+    try:
+        results = dict(await asyncio.gather(*(one(k) for k in FILES)))
+    finally:
+        stop(workers)
+    yield {"tenant": tenant, "inbox": inbox, "files": results,
+           "suppressed": await suppressed(sessionmaker, tenant.org_id)}  # fmt: skip
 
 
 def _typed(run: dict[str, Any], key: str, type_: str) -> set[str]:
