@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.helpers.processes import REPO, base_env, free_port
+from tests.helpers.processes import REPO, base_env, listen_port
 from tests.helpers.smtp import send_raw, simple_message
 
 
@@ -48,7 +48,7 @@ def ports_closed(*ports: int) -> bool:
 
 
 async def test_up_serves_mail_stops_cleanly_and_keeps_state(tmp_path: Path) -> None:
-    ports = {k: free_port() for k in ("API", "SMTP", "TEMPORAL", "TEMPORAL_UI")}
+    ports = {k: listen_port() for k in ("API", "SMTP", "TEMPORAL", "TEMPORAL_UI")}
     env = base_env(
         POSTFLOW_DATA_DIR=str(tmp_path / "data"),
         POSTFLOW_LOG_LEVEL="WARNING",

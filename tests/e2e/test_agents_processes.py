@@ -18,7 +18,7 @@ import pytest
 
 from settings import Settings
 from tests.helpers.llm_server import LLMServer
-from tests.helpers.processes import base_env, free_port, spawn, stop, wait_http, wait_port
+from tests.helpers.processes import base_env, listen_port, spawn, stop, wait_http, wait_port
 from tests.helpers.smtp import send_raw, simple_message
 from tests.mcp.conftest import sdk_session
 
@@ -50,7 +50,7 @@ def _llm_answer(chat_answers: list[dict[str, Any]]) -> Any:
 @pytest.fixture
 async def deployment(settings: Settings, superadmin_key: str, tmp_path: Path) -> AsyncIterator[Deployment]:
     chat_answers: list[dict[str, Any]] = []
-    api_port, smtp_port = free_port(), free_port()
+    api_port, smtp_port = listen_port(), listen_port()
     with LLMServer(default=_llm_answer(chat_answers)) as llm:
         env = base_env(
             POSTFLOW_DATABASE_URL=settings.database_url,

@@ -37,7 +37,7 @@ from tests.conftest import Tenant, create_inbox
 from tests.helpers import postgres
 from tests.helpers.activity_failures import ActivityFailures
 from tests.helpers.eventually import eventually
-from tests.helpers.processes import base_env, free_port, spawn, stop, wait_http, wait_port
+from tests.helpers.processes import base_env, listen_port, spawn, stop, wait_http, wait_port
 from tests.helpers.smtp import send_raw, simple_message
 from tests.helpers.temporal_server import TemporalDevServer
 
@@ -182,7 +182,7 @@ async def test_pipeline_resumes_exactly_once_when_worker_is_killed_mid_pipeline(
     deployment: Deployment, settings: Settings, session_dns: Any, temporal_env: Any,
     tmp_path: Path,
 ) -> None:  # fmt: skip
-    api_port, smtp_port = free_port(), free_port()
+    api_port, smtp_port = listen_port(), listen_port()
     env = process_env(
         deployment.database_url, tmp_path, settings.temporal_address, session_dns.port,
         POSTFLOW_API_PORT=str(api_port), POSTFLOW_SMTP_PORT=str(smtp_port),
@@ -265,7 +265,7 @@ async def test_mail_accepted_while_temporal_is_down_is_processed_after_restart(
 ) -> None:
     temporal = TemporalDevServer(tmp_path / "temporal")
     temporal.start()
-    api_port, smtp_port = free_port(), free_port()
+    api_port, smtp_port = listen_port(), listen_port()
     env = process_env(
         deployment.database_url, tmp_path, temporal.address, session_dns.port,
         POSTFLOW_API_PORT=str(api_port), POSTFLOW_SMTP_PORT=str(smtp_port),

@@ -11,14 +11,14 @@ from typing import Any
 import httpx
 
 from settings import Settings
-from tests.helpers.processes import base_env, free_port, spawn, stop, wait_http, wait_port
+from tests.helpers.processes import base_env, listen_port, spawn, stop, wait_http, wait_port
 from tests.helpers.smtp import send_raw, simple_message
 
 
 async def test_inbox_receives_smtp_mail_across_separate_processes(
     settings: Settings, superadmin_key: str, tmp_path: Path
 ) -> None:
-    api_port, smtp_port = free_port(), free_port()
+    api_port, smtp_port = listen_port(), listen_port()
     env = base_env(
         POSTFLOW_DATABASE_URL=settings.database_url,
         POSTFLOW_TEMPORAL_ADDRESS=settings.temporal_address,

@@ -22,6 +22,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def listen_port() -> int:
+    """A free port below the kernel's ephemeral range (32768+ on Linux), for a process that
+    binds it some seconds later: meanwhile other processes' outgoing connections and
+    bind-to-0 listeners (the Temporal dev server's internal services, Chroma) take ephemeral
+    ports, and could take a free_port() number first."""
+    import random
+
+    for _ in range(200):
+        port = random.randint(20000, 32000)  # noqa: S311
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port between 20000 and 32000")
+
+
 def base_env(**overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("POSTFLOW_")}
     env.update({"LITELLM_LOCAL_MODEL_COST_MAP": "True", "ORT_DISABLE_TELEMETRY": "1"})

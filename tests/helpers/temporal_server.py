@@ -16,7 +16,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from tests.helpers.processes import free_port
+from tests.helpers.processes import listen_port
 
 TEMPORAL_CLI = Path(sys.executable).parent / "temporal"
 
@@ -28,7 +28,7 @@ class TemporalDevServer:
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.db_file = workdir / "temporal.db"
-        self.port = port or free_port()
+        self.port = port or listen_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
@@ -46,8 +46,8 @@ class TemporalDevServer:
         argv = [
             str(TEMPORAL_CLI), "server", "start-dev",
             "--ip", "127.0.0.1", "--port", str(self.port),
-            "--headless", "--ui-port", str(free_port()),
-            "--http-port", str(free_port()), "--metrics-port", str(free_port()),
+            "--headless", "--ui-port", str(listen_port()),
+            "--http-port", str(listen_port()), "--metrics-port", str(listen_port()),
             "--db-filename", str(self.db_file),
             "--sqlite-pragma", "journal_mode=wal",
             "--log-level", "warn",
