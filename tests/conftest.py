@@ -46,6 +46,19 @@ def pg() -> Iterator[tuple[str, str]]:
         cluster.stop()
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An empty database of the requesting module's own, once per dialect (not yet migrated):
+    for store-level tests that must hold on SQLite and PostgreSQL alike."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite')}/t.db"
+        return
+    admin, _session_db = request.getfixturevalue("pg")
+    url, name = postgres.create_database(admin)
+    yield url
+    postgres.drop_database(admin, name)
+
+
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     if not TEMPORAL_CLI.exists():

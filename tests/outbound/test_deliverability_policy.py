@@ -3,8 +3,7 @@ SQLite and PostgreSQL with the real migrations."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -15,21 +14,8 @@ from store.engine import create_engine_for_url, create_sessionmaker
 from store.migrate import upgrade_url
 from store.models import Inbox
 from store.scope import TenantScope
-from tests.helpers import postgres
 
 Sm = async_sessionmaker[AsyncSession]
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if request.param == "sqlite":
-        tmp: Path = tmp_path_factory.mktemp("policy-sqlite")
-        yield f"sqlite+aiosqlite:///{tmp}/t.db"
-        return
-    admin, _ = request.getfixturevalue("pg")
-    url, name = postgres.create_database(admin)
-    yield url
-    postgres.drop_database(admin, name)
 
 
 @pytest.fixture(scope="module")

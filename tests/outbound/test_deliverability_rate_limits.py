@@ -4,9 +4,8 @@ configured limits, and exactness under concurrent callers on PostgreSQL (and SQL
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -19,7 +18,6 @@ from store.engine import create_engine_for_url, create_sessionmaker
 from store.migrate import upgrade_url
 from store.models import Inbox, Organization, RateLimitCounter
 from store.scope import TenantScope
-from tests.helpers import postgres
 
 Sm = async_sessionmaker[AsyncSession]
 NOW = datetime(2026, 11, 21, 10, 15, tzinfo=UTC)
@@ -29,18 +27,6 @@ def _settings(**kw: int) -> Settings:
     base = {"send_limit_hourly": 5, "send_limit_daily": 8, "org_send_limit_hourly": 100,
             "org_send_limit_daily": 1000}  # fmt: skip
     return load_settings({}, master_key="k", **{**base, **kw})
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if request.param == "sqlite":
-        tmp: Path = tmp_path_factory.mktemp("limits-sqlite")
-        yield f"sqlite+aiosqlite:///{tmp}/t.db"
-        return
-    admin, _ = request.getfixturevalue("pg")
-    url, name = postgres.create_database(admin)
-    yield url
-    postgres.drop_database(admin, name)
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,8 @@ platform (bootstrap, the reconciler's pending scan) do not see each other's rows
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,26 +21,10 @@ from store.engine import create_engine_for_url, create_sessionmaker
 from store.migrate import upgrade_url
 from store.models import Inbox, Organization, User
 from store.scope import TenantScope
-from tests.helpers import postgres
 
 DEFAULT_DOMAIN = "agents.example.test"
 
 Sessionmaker = async_sessionmaker[AsyncSession]
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def db_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """An empty database of this module's own, for the parametrised dialect (not yet migrated)."""
-    if request.param == "sqlite":
-        tmp: Path = tmp_path_factory.mktemp("store-sqlite")
-        yield f"sqlite+aiosqlite:///{tmp}/t.db"
-        return
-    admin, _session_db = request.getfixturevalue("pg")
-    url, name = postgres.create_database(admin)
-    yield url
-    postgres.drop_database(admin, name)
 
 
 @pytest.fixture(scope="module")
