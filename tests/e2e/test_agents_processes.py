@@ -18,7 +18,7 @@ import pytest
 
 from settings import Settings
 from tests.helpers.llm_server import LLMServer
-from tests.helpers.processes import base_env, listen_port, spawn, stop, wait_http, wait_port
+from tests.helpers.processes import listen_port, service_env, spawn, stop, wait_http, wait_port
 from tests.helpers.smtp import send_raw, simple_message
 from tests.mcp.conftest import sdk_session
 
@@ -52,21 +52,9 @@ async def deployment(settings: Settings, superadmin_key: str, tmp_path: Path) ->
     chat_answers: list[dict[str, Any]] = []
     api_port, smtp_port = listen_port(), listen_port()
     with LLMServer(default=_llm_answer(chat_answers)) as llm:
-        env = base_env(
-            POSTFLOW_DATABASE_URL=settings.database_url,
-            POSTFLOW_TEMPORAL_ADDRESS=settings.temporal_address,
-            # Its own task queue: only the worker process started here runs these workflows.
-            POSTFLOW_TASK_QUEUE=f"agents-{uuid.uuid4().hex[:8]}",
-            POSTFLOW_DATA_DIR=str(tmp_path / "data"),
-            POSTFLOW_MASTER_KEY="e2e-master-key-0123456789abcdef",
-            POSTFLOW_API_PORT=str(api_port),
-            POSTFLOW_SMTP_PORT=str(smtp_port),
-            POSTFLOW_DNS_SERVERS=settings.dns_servers,
-            POSTFLOW_LLM_MODEL="openai/scripted",
-            POSTFLOW_LLM_API_BASE=llm.base_url,
-            POSTFLOW_LLM_API_KEY="test-key",
-            POSTFLOW_LOG_LEVEL="WARNING",
-        )
+        env = service_env(settings, tmp_path / "data", api_port, smtp_port,
+                          POSTFLOW_LLM_MODEL="openai/scripted", POSTFLOW_LLM_API_BASE=llm.base_url,
+                          POSTFLOW_LLM_API_KEY="test-key")  # fmt: skip
         procs = [spawn(name, env, tmp_path / f"{name}.log") for name in ("api", "worker", "ingress")]
         try:
             base = f"http://127.0.0.1:{api_port}"

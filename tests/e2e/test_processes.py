@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from settings import Settings
-from tests.helpers.processes import base_env, listen_port, spawn, stop, wait_http, wait_port
+from tests.helpers.processes import listen_port, service_env, spawn, stop, wait_http, wait_port
 from tests.helpers.smtp import send_raw, simple_message
 
 
@@ -19,17 +19,7 @@ async def test_inbox_receives_smtp_mail_across_separate_processes(
     settings: Settings, superadmin_key: str, tmp_path: Path
 ) -> None:
     api_port, smtp_port = listen_port(), listen_port()
-    env = base_env(
-        POSTFLOW_DATABASE_URL=settings.database_url,
-        POSTFLOW_TEMPORAL_ADDRESS=settings.temporal_address,
-        # Its own task queue: only the worker process started here can run these pipelines.
-        POSTFLOW_TASK_QUEUE=f"e2e-{uuid.uuid4().hex[:8]}",
-        POSTFLOW_DATA_DIR=str(tmp_path / "data"),
-        POSTFLOW_MASTER_KEY="e2e-master-key-0123456789abcdef",
-        POSTFLOW_API_PORT=str(api_port),
-        POSTFLOW_SMTP_PORT=str(smtp_port),
-        POSTFLOW_LOG_LEVEL="WARNING",
-    )
+    env = service_env(settings, tmp_path / "data", api_port, smtp_port)
     procs = [spawn(name, env, tmp_path / f"{name}.log") for name in ("api", "worker", "ingress")]
     try:
         base = f"http://127.0.0.1:{api_port}"

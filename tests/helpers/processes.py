@@ -47,6 +47,25 @@ def base_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+def service_env(settings: Any, data_dir: Path, api_port: int, smtp_port: int, **extra: str) -> dict[str, str]:
+    """The environment of api/worker/ingress OS processes on the session's PostgreSQL database
+    and Temporal, on a task queue of their own (only workers started with it run its work)."""
+    import uuid
+
+    return base_env(
+        POSTFLOW_DATABASE_URL=settings.database_url,
+        POSTFLOW_TEMPORAL_ADDRESS=settings.temporal_address,
+        POSTFLOW_TASK_QUEUE=f"e2e-{uuid.uuid4().hex[:8]}",
+        POSTFLOW_DATA_DIR=str(data_dir),
+        POSTFLOW_MASTER_KEY="e2e-master-key-0123456789abcdef",
+        POSTFLOW_API_PORT=str(api_port),
+        POSTFLOW_SMTP_PORT=str(smtp_port),
+        POSTFLOW_DNS_SERVERS=settings.dns_servers,
+        POSTFLOW_LOG_LEVEL="WARNING",
+        **extra,
+    )
+
+
 def spawn(command: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     fh = open(log, "wb")  # noqa: SIM115 (closed when the process is reaped)
     return subprocess.Popen(  # noqa: S603
