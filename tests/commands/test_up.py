@@ -82,6 +82,21 @@ async def test_up_serves_mail_stops_cleanly_and_keeps_state(tmp_path: Path) -> N
                     break
                 await asyncio.sleep(0.1)
             assert data and data[0]["subject"] == "first boot"
+            # Semantic search across processes: the worker indexes, the API queries, through
+            # the Chroma server `up` runs (embedded Chroma would not share the vectors).
+            raw = simple_message(inbox["address"], subject="Invoice overdue",
+                                 body="Your payment for the October invoice is three weeks late.")  # fmt: skip
+            await send_raw(ports["SMTP"], "billing@example.com", [inbox["address"]], raw)
+            hits: list[dict[str, object]] = []
+            for _ in range(300):
+                r = await http.get("/v1/search/messages", headers=h, params={
+                    "q": "unpaid bill reminder", "inbox_id": inbox["id"], "mode": "semantic"})
+                assert r.status_code == 200, r.text
+                hits = r.json()["data"]
+                if len(hits) == 2:  # both messages indexed: the paraphrase must rank the invoice first
+                    break
+                await asyncio.sleep(0.1)
+            assert hits and hits[0]["subject"] == "Invoice overdue", hits
     finally:
         proc.send_signal(signal.SIGINT)
         code = await asyncio.to_thread(proc.wait, 60)
@@ -96,7 +111,7 @@ async def test_up_serves_mail_stops_cleanly_and_keeps_state(tmp_path: Path) -> N
         assert key not in text and not re.search(r"pf_[A-Za-z0-9_-]{20,}", text)
         async with httpx.AsyncClient(base_url=base, timeout=10) as http:
             data = (await http.get(f"/v1/inboxes/{inbox['id']}/messages", headers=h)).json()["data"]
-            assert [m["subject"] for m in data] == ["first boot"]
+            assert [m["subject"] for m in data] == ["Invoice overdue", "first boot"]
     finally:
         proc.send_signal(signal.SIGTERM)
         code = await asyncio.to_thread(proc.wait, 60)
